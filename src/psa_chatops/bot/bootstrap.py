@@ -1,0 +1,48 @@
+"""The composition root for the use-cases: the bus with its handlers, reactions and unit-of-work factory."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from psa_chatops.core.escalation import DEFAULT_RULES, EscalationRule
+from psa_chatops.handlers.actors import resolve_actor, system_actor
+from psa_chatops.handlers.messagebus import Deps, MessageBus
+from psa_chatops.handlers.ports import Actor, Clock, CommandContext, RecordedEvent
+from psa_chatops.handlers.reactions import REACTIONS
+from psa_chatops.handlers.registry import COMMAND_HANDLERS
+from psa_chatops.storage.unit_of_work import SqlUnitOfWork, sql_uow_factory
+
+
+def build_bus(
+    engine: AsyncEngine,
+    clock: Clock,
+    *,
+    escalation_rules: tuple[EscalationRule, ...] = DEFAULT_RULES,
+    after_commit: list[Callable[[list[RecordedEvent]], None]] | None = None,
+) -> MessageBus:
+    return MessageBus(
+        uow_factory=sql_uow_factory(engine, clock),
+        deps=Deps(clock=clock, escalation_rules=escalation_rules),
+        handlers=dict(COMMAND_HANDLERS),
+        reactions=list(REACTIONS),
+        after_commit=list(after_commit or []),
+    )
+
+
+def new_context(actor: Actor, *, correlation_id: str | None = None) -> CommandContext:
+    return CommandContext(actor=actor, correlation_id=correlation_id or uuid.uuid4().hex)
+
+
+def system_context(name: str) -> CommandContext:
+    return new_context(system_actor(name))
+
+
+async def actor_for(
+    engine: AsyncEngine, clock: Clock, *, channel: str, external_id: str, locale: str | None = None
+) -> Actor:
+    """Resolve a channel identity in a short read transaction."""
+    async with SqlUnitOfWork(engine, system_context("resolve"), clock=clock) as uow:
+        return await resolve_actor(uow.directory, channel=channel, external_id=external_id, locale=locale)

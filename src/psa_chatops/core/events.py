@@ -1,0 +1,192 @@
+"""Domain events: what happened to a ticket. Past-tense names, plain frozen data, and a lossless JSON codec.
+
+Events are the source of truth (``ticket_events``); the ticket projection is folded from them. Who did it, why
+(correlation/causation) and when it was stored are the envelope's business, not the event's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from psa_chatops.core.priorities import Priority
+from psa_chatops.core.sla import SlaTargetName
+from psa_chatops.core.tickets_state import Source, Status, Visibility
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    number: int
+    occurred_at: datetime
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlaClockSnapshot:
+    target_seconds: float
+    due_at: datetime | None
+    elapsed_seconds: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketOpened(Event):
+    title: str
+    description: str
+    customer_id: str
+    priority: Priority
+    source: Source
+    contact_id: str | None = None
+    asset_id: str | None = None
+    tags: tuple[str, ...] = ()
+    sla: dict[SlaTargetName, SlaClockSnapshot] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketAssigned(Event):
+    assignee_id: str
+    previous_assignee_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketStatusChanged(Event):
+    from_status: Status
+    to_status: Status
+    resolution: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoteAdded(Event):
+    note_id: int
+    body: str
+    visibility: Visibility
+    author_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketPriorityChanged(Event):
+    from_priority: Priority
+    to_priority: Priority
+    sla: dict[SlaTargetName, SlaClockSnapshot] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirstResponseMet(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlaPaused(Event):
+    elapsed_seconds: dict[SlaTargetName, float]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlaResumed(Event):
+    due_at: dict[SlaTargetName, datetime]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlaWarningRaised(Event):
+    target: SlaTargetName
+    threshold: int
+    due_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlaBreached(Event):
+    target: SlaTargetName
+    due_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketEscalated(Event):
+    level: int
+    reason: str
+    from_priority: Priority
+    to_priority: Priority
+    notify_dispatchers: bool
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        TicketOpened,
+        TicketAssigned,
+        TicketStatusChanged,
+        NoteAdded,
+        TicketPriorityChanged,
+        FirstResponseMet,
+        SlaPaused,
+        SlaResumed,
+        SlaWarningRaised,
+        SlaBreached,
+        TicketEscalated,
+    )
+}
+
+
+def to_payload(event: Event) -> dict[str, Any]:
+    """JSON-ready dict of the event's fields (without number/occurred_at, which the envelope stores)."""
+    return {
+        f.name: _encode(getattr(event, f.name))
+        for f in dataclasses.fields(event)
+        if f.name not in ("number", "occurred_at")
+    }
+
+
+def from_payload(type_name: str, *, number: int, occurred_at: datetime, payload: dict[str, Any]) -> Event:
+    cls = EVENT_TYPES.get(type_name)
+    if cls is None:
+        raise ValueError(f"unknown event type {type_name!r}")
+    return _decode_dataclass(cls, {**payload, "number": number, "occurred_at": occurred_at})
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(_encode(k)): _encode(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_encode(v) for v in value]
+    return value
+
+
+_E = typing.TypeVar("_E")
+
+
+def _decode_dataclass(cls: type[_E], data: dict[str, Any]) -> _E:
+    hints = typing.get_type_hints(cls)
+    kwargs = {f.name: _decode(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data}  # type: ignore[arg-type]
+    return cls(**kwargs)
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        return _decode(next(a for a in args if a is not type(None)), value)
+    if origin is dict:
+        return {_decode(args[0], k): _decode(args[1], v) for k, v in value.items()}
+    if origin is tuple:
+        return tuple(_decode(args[0], v) for v in value)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(value)
+    if hint is datetime:
+        return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _decode_dataclass(hint, value)
+    if hint is float:
+        return float(value)
+    return value

@@ -1,0 +1,75 @@
+"""The message bus: a command goes to exactly one handler inside a fresh unit of work; the events it committed go
+to the reactions, whose follow-up commands carry the event as their cause.
+
+A ``ConcurrencyError`` (another writer appended first) re-runs the handler on fresh state, a few times.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from psa_chatops.core.commands import Command
+from psa_chatops.core.errors import ConcurrencyError
+from psa_chatops.core.escalation import DEFAULT_RULES, EscalationRule
+from psa_chatops.handlers.ports import Clock, CommandContext, RecordedEvent, UnitOfWork, UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+MAX_CONCURRENCY_RETRIES = 5
+
+Handler = Callable[[Any, UnitOfWork, "Deps"], Awaitable[Any]]
+Reaction = Callable[[RecordedEvent, "Deps"], list[Command]]
+
+
+@dataclass
+class Deps:
+    """What handlers need besides the unit of work; ``bus`` lets sweeps fan out into per-ticket commands."""
+
+    clock: Clock
+    escalation_rules: tuple[EscalationRule, ...] = DEFAULT_RULES
+    bus: MessageBus | None = None
+
+
+@dataclass
+class MessageBus:
+    uow_factory: UnitOfWorkFactory
+    deps: Deps
+    handlers: dict[type[Command], Handler]
+    reactions: list[Reaction]
+    after_commit: list[Callable[[list[RecordedEvent]], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.deps.bus = self
+
+    async def handle(self, command: Command, context: CommandContext) -> Any:
+        result, events = await self._run(command, context)
+        if events:
+            for hook in self.after_commit:
+                hook(events)
+            await self._react(events, context)
+        return result
+
+    async def _run(self, command: Command, context: CommandContext) -> tuple[Any, list[RecordedEvent]]:
+        handler = self.handlers[type(command)]
+        attempt = 1
+        while True:
+            uow = self.uow_factory(context)
+            try:
+                result = await handler(command, uow, self.deps)
+                return result, uow.collected_events()
+            except ConcurrencyError:
+                if attempt == MAX_CONCURRENCY_RETRIES:
+                    raise
+                logger.info("concurrent write on %s, retry %d", type(command).__name__, attempt)
+                attempt += 1
+
+    async def _react(self, events: list[RecordedEvent], context: CommandContext) -> None:
+        from psa_chatops.handlers.actors import system_actor
+
+        for record in events:
+            for reaction in self.reactions:
+                for follow_up in reaction(record, self.deps):
+                    cause = replace(context, actor=system_actor(reaction.__name__), causation_id=record.event_id)
+                    await self.handle(follow_up, cause)

@@ -1,0 +1,144 @@
+"""Ports: what the use-cases need from the outside world, as Protocols. ``storage`` and ``integrations`` implement
+them; tests may substitute their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, Self
+
+from psa_chatops.core import events as ev
+from psa_chatops.core.directory import Asset, Contact, Customer, MaintenanceWindow, Technician
+from psa_chatops.core.sla import SlaPolicy
+from psa_chatops.core.tickets import Ticket
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a channel identity resolved to a technician, a customer contact, or the system itself."""
+
+    channel: str
+    external_id: str
+    technician: Technician | None = None
+    contact: Contact | None = None
+    locale: str = "en"
+    timezone: str = "Europe/Berlin"
+
+    @property
+    def id(self) -> str:
+        if self.technician:
+            return f"technician:{self.technician.id}"
+        if self.contact:
+            return f"contact:{self.contact.id}"
+        return f"{self.channel}:{self.external_id}"
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who runs this command, and in which chain of cause and effect (for the event envelope)."""
+
+    actor: Actor
+    correlation_id: str
+    causation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event with its envelope, as stored in ``ticket_events``."""
+
+    event: ev.Event
+    version: int
+    actor: str
+    correlation_id: str
+    causation_id: str | None
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.event.number}:{self.version}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row handed to a notifier. ``idempotency_key`` is stable across retries and replays."""
+
+    id: int
+    idempotency_key: str
+    destination: str
+    event_type: str
+    payload: dict[str, Any]
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    customer_ids: Sequence[str] | None = None
+    statuses: Sequence[str] | None = None
+    priorities: Sequence[str] | None = None
+    assignee_id: str | None = None
+    text: str | None = None
+    limit: int = 50
+    offset: int = 0
+    open_only: bool = field(default=False)
+
+
+class TicketRepository(Protocol):
+    async def get(self, number: int) -> Ticket: ...
+
+    async def next_number(self) -> int: ...
+
+    async def append(self, ticket: Ticket | None, events: Sequence[ev.Event]) -> Ticket: ...
+
+    async def find(self, query: TicketFilter) -> list[Ticket]: ...
+
+    async def count(self, query: TicketFilter) -> int: ...
+
+    async def due_for_sla_check(self, limit: int) -> list[int]: ...
+
+
+class Directory(Protocol):
+    async def customer(self, customer_id: str) -> Customer: ...
+
+    async def contact(self, contact_id: str) -> Contact: ...
+
+    async def technician(self, technician_id: str) -> Technician: ...
+
+    async def asset(self, asset_id: str) -> Asset: ...
+
+    async def sla_policy(self, policy_id: str) -> SlaPolicy: ...
+
+    async def dispatchers(self) -> list[Technician]: ...
+
+    async def maintenance_windows(self, customer_id: str) -> list[MaintenanceWindow]: ...
+
+    async def linked_actor(self, channel: str, external_id: str) -> tuple[str, str] | None: ...
+
+
+class UnitOfWork(Protocol):
+    tickets: TicketRepository
+    directory: Directory
+    context: CommandContext
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+    def collected_events(self) -> list[RecordedEvent]: ...
+
+
+class Notifier(Protocol):
+    """Delivers one outbox row; raises ``integrations.errors.DeliveryError`` subclasses on failure."""
+
+    async def deliver(self, delivery: Delivery) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[CommandContext], UnitOfWork]

@@ -1,0 +1,222 @@
+"""The transactional outbox: rows written with the state change, claimed and settled by the dispatcher.
+
+Row life: ``pending`` -> ``delivered`` | ``recorded`` (sandbox) | ``dead`` (permanent error or attempts used up);
+``replay`` puts rows back to ``pending``. A claim is a lease (``claimed_until``), so rows held by a worker that
+died become claimable again. Rows for the same (destination, ticket) go out in order: a later row waits while an
+earlier one is pending, so thread replies never overtake their root message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from psa_chatops.core.routing import RoutingRule, is_internal
+from psa_chatops.core.tickets import Ticket
+from psa_chatops.handlers.ports import Delivery, RecordedEvent
+from psa_chatops.storage import mappers as m
+from psa_chatops.storage import tables as t
+
+OUTBOX = t.table_of(t.OutboxRow)
+_NAMESPACE = uuid.UUID("1d8f3c3e-6a59-4c1e-9d0c-7f1b8f5a2b10")
+
+
+class RowStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    RECORDED = "recorded"
+    DEAD = "dead"
+
+
+def idempotency_key(event_id: str, destination: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{event_id}|{destination}"))
+
+
+def ticket_summary(ticket: Ticket) -> dict[str, Any]:
+    row = m.ticket_to_row(ticket)
+    keep = (
+        "number",
+        "title",
+        "customer_id",
+        "contact_id",
+        "asset_id",
+        "priority",
+        "status",
+        "source",
+        "assignee_id",
+        "tags",
+        "escalation_level",
+        "version",
+    )
+    summary = {k: row[k] for k in keep}
+    summary["first_response_due"] = m._iso(row["first_response_due"])
+    summary["resolution_due"] = m._iso(row["resolution_due"])
+    return summary
+
+
+def envelope(record: RecordedEvent, ticket: Ticket) -> dict[str, Any]:
+    from psa_chatops.core.events import to_payload
+
+    return {
+        "event_id": record.event_id,
+        "type": record.event.type,
+        "number": record.event.number,
+        "version": record.version,
+        "occurred_at": record.event.occurred_at.isoformat(),
+        "actor": record.actor,
+        "correlation_id": record.correlation_id,
+        "causation_id": record.causation_id,
+        "data": to_payload(record.event),
+        "ticket": ticket_summary(ticket),
+    }
+
+
+async def load_rules(conn: AsyncConnection) -> list[RoutingRule]:
+    table = t.table_of(t.RoutingRuleRow)
+    rows = (await conn.execute(select(table).where(table.c.enabled.is_(True)))).all()
+    return [m.rule_from_row(r) for r in rows]
+
+
+async def enqueue(
+    conn: AsyncConnection, items: Iterable[tuple[RecordedEvent, Ticket]], rules: Sequence[RoutingRule], now: datetime
+) -> int:
+    rows = []
+    for record, ticket in items:
+        if is_internal(record.event):
+            continue
+        for rule in rules:
+            if rule.matches(record.event, customer_id=ticket.customer_id, priority=ticket.priority):
+                rows.append(
+                    {
+                        "idempotency_key": idempotency_key(record.event_id, rule.destination),
+                        "destination": rule.destination,
+                        "event_type": record.event.type,
+                        "ticket_number": record.event.number,
+                        "payload": envelope(record, ticket),
+                        "status": RowStatus.PENDING.value,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                )
+    if rows:
+        await conn.execute(insert(OUTBOX), rows)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one delivery attempt ended; the dispatcher settles a batch of these in one transaction."""
+
+    id: int
+    status: RowStatus | None = None
+    next_attempt_at: datetime | None = None
+    error: str | None = None
+    burn_attempt: bool = True
+
+
+class OutboxStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._skip_locked = engine.dialect.name == "postgresql"
+
+    async def claim(self, *, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
+        earlier = OUTBOX.alias("earlier")
+        blocked = exists().where(
+            and_(
+                earlier.c.destination == OUTBOX.c.destination,
+                earlier.c.ticket_number == OUTBOX.c.ticket_number,
+                earlier.c.status == RowStatus.PENDING.value,
+                earlier.c.id < OUTBOX.c.id,
+            )
+        )
+        due = (
+            select(OUTBOX.c.id)
+            .where(
+                OUTBOX.c.status == RowStatus.PENDING.value,
+                OUTBOX.c.next_attempt_at <= now,
+                (OUTBOX.c.claimed_until.is_(None)) | (OUTBOX.c.claimed_until < now),
+                ~blocked,
+            )
+            .order_by(OUTBOX.c.id)
+            .limit(limit)
+        )
+        if self._skip_locked:
+            due = due.with_for_update(skip_locked=True, of=OUTBOX)
+        async with self._engine.begin() as conn:
+            ids = list((await conn.execute(due)).scalars())
+            if not ids:
+                return []
+            stmt = update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(claimed_until=now + lease)
+            rows = (await conn.execute(stmt.returning(*OUTBOX.c))).all()
+        return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
+
+    async def settle(self, outcomes: Sequence[Outcome], *, now: datetime) -> None:
+        if not outcomes:
+            return
+        async with self._engine.begin() as conn:
+            for o in outcomes:
+                values: dict[str, Any] = {"claimed_until": None, "last_error": o.error}
+                if o.status is not None:
+                    values["status"] = o.status.value
+                if o.status in (RowStatus.DELIVERED, RowStatus.RECORDED):
+                    values["delivered_at"] = now
+                if o.next_attempt_at is not None:
+                    values["next_attempt_at"] = o.next_attempt_at
+                if o.burn_attempt:
+                    values["attempts"] = OUTBOX.c.attempts + 1
+                await conn.execute(update(OUTBOX).where(OUTBOX.c.id == o.id).values(**values))
+
+    async def replay(self, *, ids: Sequence[int] = (), dead: bool = False, now: datetime) -> int:
+        stmt = update(OUTBOX).values(
+            status=RowStatus.PENDING.value, attempts=0, next_attempt_at=now, claimed_until=None, delivered_at=None
+        )
+        if dead:
+            stmt = stmt.where(OUTBOX.c.status == RowStatus.DEAD.value)
+        elif ids:
+            stmt = stmt.where(OUTBOX.c.id.in_(list(ids)))
+        else:
+            return 0
+        async with self._engine.begin() as conn:
+            return int((await conn.execute(stmt)).rowcount)
+
+    async def rows(self, *, status: str | None = None, limit: int = 50) -> list[Any]:
+        stmt = select(OUTBOX).order_by(OUTBOX.c.id.desc()).limit(limit)
+        if status:
+            stmt = stmt.where(OUTBOX.c.status == status)
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(stmt)).all())
+
+    async def stats(self, *, now: datetime) -> dict[str, Any]:
+        """Row counts by status and the age of the oldest pending row (for /metrics and /readyz)."""
+        async with self._engine.connect() as conn:
+            counts: dict[Any, Any] = dict(
+                (await conn.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status))).all()
+            )
+            oldest = (
+                await conn.execute(
+                    select(func.min(OUTBOX.c.created_at)).where(OUTBOX.c.status == RowStatus.PENDING.value)
+                )
+            ).scalar()
+        if isinstance(oldest, datetime) and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=now.tzinfo)
+        age = (now - oldest).total_seconds() if isinstance(oldest, datetime) else 0.0
+        return {"by_status": {str(k): int(v) for k, v in counts.items()}, "oldest_pending_age_seconds": age}
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row.id,
+        idempotency_key=row.idempotency_key,
+        destination=row.destination,
+        event_type=row.event_type,
+        payload=row.payload,
+        attempts=row.attempts,
+    )

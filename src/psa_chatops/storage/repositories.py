@@ -1,0 +1,234 @@
+"""SQL repositories over one connection (the unit of work's transaction)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from psa_chatops.core import events as ev
+from psa_chatops.core.directory import Asset, Contact, Customer, MaintenanceWindow, Role, Technician
+from psa_chatops.core.errors import N_, ConcurrencyError, NotFoundError
+from psa_chatops.core.sla import SlaPolicy
+from psa_chatops.core.tickets import Ticket
+from psa_chatops.core.tickets_state import Status
+from psa_chatops.handlers.ports import CommandContext, RecordedEvent, TicketFilter
+from psa_chatops.storage import mappers as m
+from psa_chatops.storage import tables as t
+
+TICKET_COUNTER = "ticket_number"
+FIRST_TICKET_NUMBER = 10_000
+_RUNNING = [s.value for s in (Status.NEW, Status.OPEN, Status.IN_PROGRESS)]
+
+
+class SqlTicketRepository:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        *,
+        context: Callable[[], CommandContext],
+        now: Callable[[], datetime],
+        collect: Callable[[RecordedEvent, Ticket], None],
+    ) -> None:
+        self._conn, self._context, self._now, self._collect = conn, context, now, collect
+
+    async def get(self, number: int) -> Ticket:
+        row = (await self._conn.execute(select(t.TicketRow).where(t.TicketRow.number == number))).first()  # type: ignore[arg-type]
+        if row is None:
+            raise NotFoundError(N_("Ticket #{number} does not exist."), number=number)
+        return m.ticket_from_row(row, await self._notes(number))
+
+    async def _notes(self, number: int) -> list[Any]:
+        query = select(t.TicketNoteRow).where(t.TicketNoteRow.ticket_number == number).order_by(t.TicketNoteRow.note_id)  # type: ignore[arg-type]
+        return list((await self._conn.execute(query)).all())
+
+    async def next_number(self) -> int:
+        table = t.table_of(t.CounterRow)
+        bump = update(table).where(table.c.name == TICKET_COUNTER).values(value=table.c.value + 1)
+        row = (await self._conn.execute(bump.returning(table.c.value))).first()
+        if row is not None:
+            return int(row[0])
+        await self._conn.execute(insert(table).values(name=TICKET_COUNTER, value=FIRST_TICKET_NUMBER))
+        return FIRST_TICKET_NUMBER
+
+    async def append(self, ticket: Ticket | None, events: Sequence[ev.Event]) -> Ticket:
+        """Append events at the ticket's version (optimistic concurrency) and update the projection."""
+        if not events:
+            raise ValueError("append needs at least one event")
+        expected = ticket.version if ticket else 0
+        ctx, recorded_at = self._context(), self._now()
+        records = [
+            RecordedEvent(e, expected + i + 1, ctx.actor.id, ctx.correlation_id, ctx.causation_id)
+            for i, e in enumerate(events)
+        ]
+        try:
+            await self._conn.execute(
+                insert(t.table_of(t.TicketEventRow)), [_event_row(r, recorded_at) for r in records]
+            )
+        except IntegrityError as exc:
+            raise ConcurrencyError(
+                N_("Ticket #{number} was changed by someone else; please try again."), number=events[0].number
+            ) from exc
+        updated = _fold(ticket, events)
+        await self._project(updated, expected)
+        await self._insert_notes(events)
+        for record in records:
+            self._collect(record, updated)
+        return updated
+
+    async def _project(self, ticket: Ticket, expected: int) -> None:
+        table, row = t.table_of(t.TicketRow), m.ticket_to_row(ticket)
+        if expected == 0:
+            await self._conn.execute(insert(table).values(**row))
+            return
+        stmt = update(table).where(table.c.number == ticket.number, table.c.version == expected).values(**row)
+        if (await self._conn.execute(stmt)).rowcount != 1:
+            raise ConcurrencyError(
+                N_("Ticket #{number} was changed by someone else; please try again."), number=ticket.number
+            )
+
+    async def _insert_notes(self, events: Sequence[ev.Event]) -> None:
+        notes = [
+            {
+                "ticket_number": e.number,
+                "note_id": e.note_id,
+                "body": e.body,
+                "visibility": e.visibility.value,
+                "author_id": e.author_id,
+                "created_at": e.occurred_at,
+            }
+            for e in events
+            if isinstance(e, ev.NoteAdded)
+        ]
+        if notes:
+            await self._conn.execute(insert(t.table_of(t.TicketNoteRow)), notes)
+
+    async def find(self, query: TicketFilter) -> list[Ticket]:
+        stmt = _filtered(select(t.TicketRow), query).order_by(t.TicketRow.number.desc())  # type: ignore[attr-defined]
+        rows = (await self._conn.execute(stmt.limit(query.limit).offset(query.offset))).all()
+        return [m.ticket_from_row(row, await self._notes(row.number)) for row in rows]
+
+    async def count(self, query: TicketFilter) -> int:
+        stmt = _filtered(select(func.count()).select_from(t.TicketRow), query)
+        return int((await self._conn.execute(stmt)).scalar_one())
+
+    async def due_for_sla_check(self, limit: int) -> list[int]:
+        table = t.table_of(t.TicketRow)
+        stmt = select(table.c.number).where(table.c.status.in_(_RUNNING)).order_by(table.c.number).limit(limit)
+        return [int(n) for n in (await self._conn.execute(stmt)).scalars()]
+
+    async def history(self, number: int) -> list[RecordedEvent]:
+        table = t.table_of(t.TicketEventRow)
+        rows = (
+            await self._conn.execute(select(table).where(table.c.aggregate_id == number).order_by(table.c.version))
+        ).all()
+        return [record_from_row(r) for r in rows]
+
+
+def _fold(ticket: Ticket | None, events: Sequence[ev.Event]) -> Ticket:
+    if ticket is None:
+        return Ticket.replay(events)
+    updated = copy.deepcopy(ticket)
+    for event in events:
+        updated.apply(event)
+    return updated
+
+
+def _filtered(stmt: Any, q: TicketFilter) -> Any:
+    table = t.table_of(t.TicketRow)
+    if q.customer_ids is not None:
+        stmt = stmt.where(table.c.customer_id.in_(list(q.customer_ids)))
+    if q.statuses:
+        stmt = stmt.where(table.c.status.in_(list(q.statuses)))
+    elif q.open_only:
+        stmt = stmt.where(table.c.status.notin_([Status.RESOLVED.value, Status.CLOSED.value]))
+    if q.priorities:
+        stmt = stmt.where(table.c.priority.in_(list(q.priorities)))
+    if q.assignee_id:
+        stmt = stmt.where(table.c.assignee_id == q.assignee_id)
+    if q.text:
+        pattern = f"%{q.text.strip().lower()}%"
+        stmt = stmt.where(or_(func.lower(table.c.title).like(pattern), func.lower(table.c.description).like(pattern)))
+    return stmt
+
+
+def _event_row(record: RecordedEvent, recorded_at: datetime) -> dict[str, Any]:
+    e = record.event
+    return {
+        "aggregate_id": e.number,
+        "version": record.version,
+        "type": e.type,
+        "payload": ev.to_payload(e),
+        "actor": record.actor,
+        "correlation_id": record.correlation_id,
+        "causation_id": record.causation_id,
+        "occurred_at": e.occurred_at,
+        "recorded_at": recorded_at,
+    }
+
+
+def record_from_row(row: Any) -> RecordedEvent:
+    event = ev.from_payload(row.type, number=row.aggregate_id, occurred_at=row.occurred_at, payload=row.payload)
+    return RecordedEvent(event, row.version, row.actor, row.correlation_id, row.causation_id)
+
+
+class SqlDirectory:
+    """Customers, contacts, technicians, assets, policies and actor links."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _one(self, table: Any, key: Any, template: str, **params: Any) -> Any:
+        row = (await self._conn.execute(select(table).where(table.c.id == key))).first()
+        if row is None:
+            raise NotFoundError(template, **params)
+        return row
+
+    async def customer(self, customer_id: str) -> Customer:
+        row = await self._one(
+            t.table_of(t.CustomerRow), customer_id, N_("Customer {id} does not exist."), id=customer_id
+        )
+        return m.customer_from_row(row)
+
+    async def contact(self, contact_id: str) -> Contact:
+        row = await self._one(t.table_of(t.ContactRow), contact_id, N_("Contact {id} does not exist."), id=contact_id)
+        return m.contact_from_row(row)
+
+    async def technician(self, technician_id: str) -> Technician:
+        row = await self._one(
+            t.table_of(t.TechnicianRow), technician_id, N_("Technician {id} does not exist."), id=technician_id
+        )
+        return m.technician_from_row(row)
+
+    async def asset(self, asset_id: str) -> Asset:
+        row = await self._one(t.table_of(t.AssetRow), asset_id, N_("Asset {id} does not exist."), id=asset_id)
+        return m.asset_from_row(row)
+
+    async def sla_policy(self, policy_id: str) -> SlaPolicy:
+        row = await self._one(
+            t.table_of(t.SlaPolicyRow), policy_id, N_("SLA policy {id} does not exist."), id=policy_id
+        )
+        return m.policy_from_row(row)
+
+    async def dispatchers(self) -> list[Technician]:
+        table = t.table_of(t.TechnicianRow)
+        rows = (await self._conn.execute(select(table).where(table.c.role == Role.DISPATCHER.value))).all()
+        return [m.technician_from_row(r) for r in rows]
+
+    async def maintenance_windows(self, customer_id: str) -> list[MaintenanceWindow]:
+        table = t.table_of(t.MaintenanceWindowRow)
+        rows = (await self._conn.execute(select(table).where(table.c.customer_id == customer_id))).all()
+        return [m.window_from_row(r) for r in rows]
+
+    async def linked_actor(self, channel: str, external_id: str) -> tuple[str, str] | None:
+        table = t.table_of(t.ActorLinkRow)
+        stmt = select(table.c.kind, table.c.target_id).where(
+            table.c.channel == channel, table.c.external_id == external_id
+        )
+        row = (await self._conn.execute(stmt)).first()
+        return (row.kind, row.target_id) if row else None

@@ -1,0 +1,198 @@
+"""SQLModel tables. ``ticket_events`` is the source of truth; ``tickets`` and ``ticket_notes`` are projections of
+it, written in the same transaction; ``outbox`` holds one row per (event, destination) until delivered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Table, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from psa_chatops.storage.types import UtcDateTime
+
+
+def _json() -> Any:
+    return Field(default=None, sa_type=JSON)
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UtcDateTime, nullable=nullable, index=index)
+
+
+class SlaPolicyRow(SQLModel, table=True):
+    __tablename__ = "sla_policies"
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    targets: dict[str, list[float]] = _json()
+    around_the_clock: list[str] = _json()
+
+
+class CustomerRow(SQLModel, table=True):
+    __tablename__ = "customers"
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(index=True)
+    email_domains: list[str] = _json()
+    timezone: str = "Europe/Berlin"
+    weekly_hours: list[list[list[str]]] = _json()
+    holidays: list[str] = _json()
+    sla_policy_id: str = Field(foreign_key="sla_policies.id")
+    locale: str = "de"
+
+
+class ContactRow(SQLModel, table=True):
+    __tablename__ = "contacts"
+    id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(foreign_key="customers.id", index=True)
+    name: str
+    email: str = Field(unique=True)
+    locale: str = "de"
+    phone: str | None = None
+
+
+class TechnicianRow(SQLModel, table=True):
+    __tablename__ = "technicians"
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    email: str = Field(unique=True)
+    role: str = "technician"
+    customer_scope: list[str] | None = _json()
+    locale: str = "en"
+    timezone: str = "Europe/Berlin"
+
+
+class AssetRow(SQLModel, table=True):
+    __tablename__ = "assets"
+    id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(foreign_key="customers.id", index=True)
+    name: str = Field(index=True)
+    hostname: str = Field(index=True)
+    type: str = "workstation"
+
+
+class MaintenanceWindowRow(SQLModel, table=True):
+    __tablename__ = "maintenance_windows"
+    id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(foreign_key="customers.id", index=True)
+    title: str
+    starts_at: datetime = _ts()
+    ends_at: datetime = _ts()
+    asset_ids: list[str] = _json()
+
+
+class ActorLinkRow(SQLModel, table=True):
+    """(channel, external user id) -> technician or contact."""
+
+    __tablename__ = "actor_links"
+    channel: str = Field(primary_key=True, max_length=32)
+    external_id: str = Field(primary_key=True, max_length=255)
+    kind: str = "technician"
+    target_id: str
+    linked_at: datetime = _ts()
+
+
+class CounterRow(SQLModel, table=True):
+    __tablename__ = "counters"
+    name: str = Field(primary_key=True, max_length=64)
+    value: int = Field(sa_type=BigInteger)
+
+
+class TicketEventRow(SQLModel, table=True):
+    __tablename__ = "ticket_events"
+    __table_args__ = (UniqueConstraint("aggregate_id", "version", name="uq_ticket_events_aggregate_version"),)
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    aggregate_id: int = Field(index=True, sa_type=BigInteger)
+    version: int
+    type: str = Field(max_length=64)
+    payload: dict[str, Any] = _json()
+    actor: str = Field(max_length=255)
+    correlation_id: str = Field(max_length=64, index=True)
+    causation_id: str | None = Field(default=None, max_length=64)
+    occurred_at: datetime = _ts()
+    recorded_at: datetime = _ts()
+
+
+class TicketRow(SQLModel, table=True):
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_status_priority", "status", "priority"),)
+    number: int = Field(primary_key=True, sa_type=BigInteger)
+    title: str
+    description: str
+    customer_id: str = Field(index=True, max_length=64)
+    contact_id: str | None = None
+    asset_id: str | None = Field(default=None, index=True)
+    priority: str = Field(max_length=16)
+    status: str = Field(max_length=32)
+    source: str = Field(max_length=16)
+    assignee_id: str | None = Field(default=None, index=True)
+    tags: list[str] = _json()
+    resolution: str | None = None
+    escalation_level: int = 0
+    sla: dict[str, Any] = _json()
+    first_response_due: datetime | None = _ts(nullable=True, index=True)
+    resolution_due: datetime | None = _ts(nullable=True, index=True)
+    created_at: datetime = _ts(index=True)
+    updated_at: datetime = _ts()
+    version: int
+
+
+class TicketNoteRow(SQLModel, table=True):
+    __tablename__ = "ticket_notes"
+    ticket_number: int = Field(primary_key=True, sa_type=BigInteger)
+    note_id: int = Field(primary_key=True)
+    body: str
+    visibility: str = Field(max_length=16)
+    author_id: str
+    created_at: datetime = _ts()
+
+
+class RoutingRuleRow(SQLModel, table=True):
+    __tablename__ = "routing_rules"
+    id: int | None = Field(default=None, primary_key=True)
+    destination: str = Field(max_length=512)
+    categories: list[str] = _json()
+    customer_id: str | None = None
+    min_priority: str | None = None
+    dispatchers: bool = False
+    enabled: bool = True
+    created_by: str
+    created_at: datetime = _ts()
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_order", "destination", "ticket_number", "status", "id"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    idempotency_key: str = Field(unique=True, max_length=64)
+    destination: str = Field(max_length=512)
+    event_type: str = Field(max_length=64)
+    ticket_number: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    payload: dict[str, Any] = _json()
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    claimed_until: datetime | None = _ts(nullable=True)
+    last_error: str | None = None
+    created_at: datetime = _ts()
+    delivered_at: datetime | None = _ts(nullable=True)
+
+
+class IdempotencyKeyRow(SQLModel, table=True):
+    """Remembered responses for retried requests (Slack retries, REST ``Idempotency-Key``, e-mail Message-ID)."""
+
+    __tablename__ = "idempotency_keys"
+    scope: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=255)
+    request_hash: str = Field(max_length=64)
+    response: dict[str, Any] = _json()
+    created_at: datetime = _ts()
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a model; Core statements are faster than ORM objects on the hot path."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table

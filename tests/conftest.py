@@ -1,0 +1,87 @@
+"""Shared fixtures: real databases (SQLite file and the local PostgreSQL), a frozen clock, a wired bus.
+
+PostgreSQL tests use the server on 127.0.0.1:5432 (trust auth) and their own database ``psa_chatops_test``,
+rebuilt per test. Without the server they skip locally but fail under CI, where ``.ci/run`` starts it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from psa_chatops.storage.engine import create_engine
+from psa_chatops.storage.migrations import upgrade
+
+PG_ADMIN_DSN = os.environ.get("PSA_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_TEST_DB = "psa_chatops_test"
+SHARED_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No PSA_*/SLACK_*/TEAMS_* variable of the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith(("PSA_", "SLACK_", "TEAMS_", "MICROSOFT_")):
+            monkeypatch.delenv(name)
+    yield
+
+
+@dataclass
+class FrozenClock:
+    moment: datetime
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.moment += timedelta(**kwargs)
+        return self.moment
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))  # a Monday morning in Berlin
+
+
+async def _reset_pg_database() -> str:
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_DSN}: {exc}")
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            PG_TEST_DB,
+        )
+        await admin.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}"')
+        await admin.execute(f'CREATE DATABASE "{PG_TEST_DB}"')
+    finally:
+        await admin.close()
+    return PG_ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + f"/{PG_TEST_DB}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty database: SQLite in a temp file, then the local PostgreSQL."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'psa.db'}" if request.param == "sqlite" else await _reset_pg_database()
+    eng = create_engine(url)
+    await upgrade(eng)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'psa.db'}")
+    await upgrade(eng)
+    yield eng
+    await eng.dispose()

@@ -58,6 +58,11 @@ class SinkState:
         self._down = False
         self._delay = 0.0
         self._released = asyncio.Event()
+        self._arrived = asyncio.Event()
+
+    def record(self, request: ReceivedRequest) -> None:
+        self.requests.append(request)
+        self._arrived.set()
 
     def fail_next(self, n: int, *, status: int = 503, retry_after: str | int | None = None) -> None:
         header = None if retry_after is None else str(retry_after)
@@ -95,13 +100,19 @@ class SinkState:
         """Idempotency keys received more than once, with how often."""
         return {key: count for key, count in Counter(self._keys()).items() if count > 1}
 
-    async def wait_for(self, count: int, *, timeout: float = 5.0) -> list[ReceivedRequest]:
-        """Poll until ``count`` requests have arrived; fail the test after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count:
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"sink received {len(self.requests)} requests, expected {count}")
-            await asyncio.sleep(0.01)
+    async def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedRequest]:  # noqa: ASYNC109
+        """Wait until ``count`` requests have arrived; fail the test after ``timeout`` seconds.
+
+        A ``timeout`` parameter (rather than the caller's ``asyncio.timeout``) turns expiry into a readable
+        assertion, as bolt's ``assert_received_request_count_async`` does.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                while len(self.requests) < count:
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            raise AssertionError(f"sink received {len(self.requests)} requests, expected {count}") from None
         return list(self.requests)
 
     def _keys(self) -> list[str]:
@@ -115,7 +126,7 @@ async def _record(request: web.Request) -> SinkState:
     state = request.app[SINK_STATE]
     body = await request.read()
     headers = CIMultiDictProxy(CIMultiDict(request.headers))
-    state.requests.append(ReceivedRequest(request.method, request.path, headers, body, time.monotonic()))
+    state.record(ReceivedRequest(request.method, request.path, headers, body, time.monotonic()))
     return state
 
 

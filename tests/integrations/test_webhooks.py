@@ -40,9 +40,7 @@ def make_notifier(session: aiohttp.ClientSession, **options: Any) -> WebhookNoti
     return WebhookNotifier(session, user_agent="psa-chatops-test/1", now=NOW.timestamp, **options)
 
 
-async def deliver_expecting(
-    notifier: Notifier, delivery: Delivery, error_type: type[DeliveryError]
-) -> DeliveryError:
+async def deliver_expecting(notifier: Notifier, delivery: Delivery, error_type: type[DeliveryError]) -> DeliveryError:
     with pytest.raises(error_type) as caught:
         await notifier.deliver(delivery)
     return caught.value
@@ -66,9 +64,7 @@ async def test_posts_the_payload_as_json_with_delivery_headers(
     assert "X-PSA-Timestamp" not in received.headers
 
 
-async def test_idempotency_key_is_stable_across_retries(
-    sink: RunningSink, http_session: aiohttp.ClientSession
-) -> None:
+async def test_idempotency_key_is_stable_across_retries(sink: RunningSink, http_session: aiohttp.ClientSession) -> None:
     notifier = make_notifier(http_session)
     sink.state.fail_next(2, status=503)
 
@@ -234,12 +230,15 @@ async def test_unserialisable_payload_is_permanent(sink: RunningSink, http_sessi
     assert sink.state.requests == []
 
 
-async def test_error_messages_do_not_leak_the_url_path(
-    sink: RunningSink, http_session: aiohttp.ClientSession
-) -> None:
+async def test_error_messages_do_not_leak_the_url_path(sink: RunningSink, http_session: aiohttp.ClientSession) -> None:
     sink.state.fail_next(1, status=500)
     delivery = make_delivery(sink.destination("/services/T000/B000/s3cr3t-token"))
 
     error = await deliver_expecting(make_notifier(http_session), delivery, RetryableDeliveryError)
 
     assert "s3cr3t-token" not in str(error)
+
+
+async def test_sink_wait_for_fails_readably_instead_of_hanging(sink: RunningSink) -> None:
+    with pytest.raises(AssertionError, match="received 0 requests, expected 1"):
+        await sink.state.wait_for(1, timeout=0.05)

@@ -120,9 +120,14 @@ class Directory(Protocol):
 
 
 class UnitOfWork(Protocol):
-    tickets: TicketRepository
-    directory: Directory
-    context: CommandContext
+    @property
+    def tickets(self) -> TicketRepository: ...
+
+    @property
+    def directory(self) -> Directory: ...
+
+    @property
+    def context(self) -> CommandContext: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -72,7 +72,7 @@ class NotifierRegistry:
     ) -> None:
         self._notifiers: dict[str, Notifier] = dict(notifiers or {})
         self.sandbox_enabled = sandbox_enabled
-        self.recorder = recorder or RecordingNotifier()
+        self.recorder = recorder if recorder is not None else RecordingNotifier()  # an empty recorder is falsy
 
     def register(self, kind: str, notifier: Notifier) -> None:
         self._notifiers[kind] = notifier

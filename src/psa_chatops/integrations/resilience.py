@@ -226,7 +226,7 @@ class BreakerBoard:
     """
 
     def __init__(self, policy: BreakerPolicy | None = None, *, now: Callable[[], float] = time.monotonic) -> None:
-        self._policy = policy or BreakerPolicy()
+        self._policy = policy if policy is not None else BreakerPolicy()
         self._now = now
         self._breakers: dict[str, CircuitBreaker] = {}
 

@@ -1,0 +1,24 @@
+"""Every shared object of the running service, as a typed ``web.AppKey`` (no globals, no string keys)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from psa_chatops.bot.metrics import Metrics
+from psa_chatops.bot.settings import Settings
+from psa_chatops.bot.worker import Dispatcher
+from psa_chatops.handlers.messagebus import MessageBus
+from psa_chatops.handlers.ports import Clock
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+ENGINE = web.AppKey("engine", AsyncEngine)
+BUS = web.AppKey("bus", MessageBus)
+METRICS = web.AppKey("metrics", Metrics)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+BACKGROUND: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("background")

@@ -1,0 +1,114 @@
+"""``cleanup_ctx`` generators: each resource is opened before the app serves and closed after it stops.
+
+Background tasks are kept in a set on the app and cancelled then awaited on cleanup; nothing is fire-and-forget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from psa_chatops import __version__
+from psa_chatops.bot import keys
+from psa_chatops.bot.bootstrap import build_bus
+from psa_chatops.bot.scheduler import build_scheduler
+from psa_chatops.bot.settings import Settings
+from psa_chatops.bot.worker import Dispatcher
+from psa_chatops.handlers.ports import Clock
+from psa_chatops.integrations.recorder import NotifierRegistry
+from psa_chatops.integrations.resilience import BreakerBoard, BreakerPolicy, RetryPolicy
+from psa_chatops.integrations.webhooks import WebhookNotifier
+from psa_chatops.storage.engine import create_engine
+from psa_chatops.storage.migrations import upgrade
+from psa_chatops.storage.outbox import OutboxStore
+
+logger = logging.getLogger(__name__)
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    app[keys.ENGINE] = engine
+    app[keys.BUS] = build_bus(engine, app[keys.CLOCK])
+    yield
+    await engine.dispose()
+
+
+async def http_ctx(app: web.Application) -> AsyncIterator[None]:
+    timeout = aiohttp.ClientTimeout(total=app[keys.SETTINGS].webhook_timeout_seconds)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        app[keys.HTTP] = session
+        yield
+
+
+def build_dispatcher(
+    settings: Settings, store: OutboxStore, session: aiohttp.ClientSession, clock: Clock
+) -> Dispatcher:
+    secret = settings.webhook_signing_secret
+    webhook = WebhookNotifier(
+        session,
+        timeout=settings.webhook_timeout_seconds,
+        user_agent=f"psa-chatops/{__version__}",
+        signing_secret=secret.get_secret_value().encode() if secret else None,
+    )
+    return Dispatcher(
+        store=store,
+        notifiers=NotifierRegistry({"webhook": webhook}, sandbox_enabled=settings.sandbox),
+        clock=clock,
+        breakers=BreakerBoard(
+            BreakerPolicy(
+                failure_threshold=settings.breaker_failure_threshold, reset_timeout=settings.breaker_reset_seconds
+            )
+        ),
+        policy=RetryPolicy(
+            base_seconds=settings.outbox_backoff_base_seconds,
+            cap_seconds=settings.outbox_backoff_cap_seconds,
+            max_attempts=settings.outbox_max_attempts,
+        ),
+        batch=settings.dispatcher_batch,
+        concurrency=settings.dispatcher_concurrency,
+        lease=timedelta(seconds=settings.dispatcher_lease_seconds),
+        poll_seconds=settings.dispatcher_poll_seconds,
+    )
+
+
+def start_task(app: web.Application, coro: Coroutine[Any, Any, None], name: str) -> None:
+    tasks = app[keys.BACKGROUND]
+    task = asyncio.create_task(coro, name=name)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def background_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The dispatcher and the scheduler, unless this process is web-only (``PSA_RUN_BACKGROUND=0``)."""
+    settings = app[keys.SETTINGS]
+    app[keys.BACKGROUND] = set()
+    dispatcher = build_dispatcher(settings, OutboxStore(app[keys.ENGINE]), app[keys.HTTP], app[keys.CLOCK])
+    app[keys.DISPATCHER] = dispatcher
+    deliveries = app[keys.METRICS].deliveries
+    dispatcher.stats.observers.append(lambda kind, outcome: deliveries.labels(kind, outcome).inc())
+    app[keys.BUS].after_commit.append(lambda _events: dispatcher.wake())
+    scheduler = None
+    if settings.run_background:
+        start_task(app, dispatcher.run(), "outbox-dispatcher")
+        scheduler = build_scheduler(
+            app[keys.BUS], app[keys.ENGINE], app[keys.CLOCK], every_seconds=settings.sla_sweep_seconds
+        )
+        scheduler.start()
+    yield
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
+    tasks: set[asyncio.Task[None]] = app[keys.BACKGROUND]
+    for task in list(tasks):
+        task.cancel()
+    for task in list(tasks):
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

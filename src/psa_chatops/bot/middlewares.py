@@ -1,0 +1,95 @@
+"""Root middlewares, transport-neutral because they run for every sub-app: request id, access log + metrics, and
+errors as RFC 9457 problem+json (never a stack trace)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from psa_chatops.bot import keys
+from psa_chatops.bot.logs import REQUEST_ID
+from psa_chatops.core.errors import DomainError
+from psa_chatops.i18n import normalise_locale, translate
+
+logger = logging.getLogger("psa_chatops.access")
+_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+STATUS_OF_KIND = {"not_found": 404, "forbidden": 403, "invalid": 422, "conflict": 409, "concurrency": 409}
+
+
+@web.middleware
+async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get("X-Request-Id", "")
+    rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+    token = REQUEST_ID.set(rid)
+    try:
+        response = await handler(request)
+        response.headers["X-Request-Id"] = rid
+        return response
+    finally:
+        REQUEST_ID.reset(token)
+
+
+@web.middleware
+async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        elapsed = time.perf_counter() - started
+        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+        metrics = request.config_dict[keys.METRICS]
+        metrics.requests.labels(request.method, route, str(status)).inc()
+        metrics.latency.labels(request.method, route).observe(elapsed)
+        logger.info(
+            "%s %s %d",
+            request.method,
+            route,
+            status,
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": status,
+                "latency_ms": round(elapsed * 1000, 2),
+                "request_bytes": request.content_length or 0,
+            },
+        )
+
+
+def problem(status: int, title: str, *, type_: str, detail: str | None = None) -> web.Response:
+    body = {"type": f"https://psa-chatops.dev/problems/{type_}", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    return web.json_response(body, status=status, content_type="application/problem+json")
+
+
+def request_locale(request: web.Request) -> str:
+    header = request.headers.get("Accept-Language", "").split(",")[0].split(";")[0].strip()
+    return normalise_locale(header or None, request.config_dict[keys.SETTINGS].default_locale)
+
+
+@web.middleware
+async def problem_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        text = translate(exc.template, request_locale(request), **exc.params)
+        return problem(STATUS_OF_KIND.get(exc.kind, 400), text, type_=exc.kind.replace("_", "-"))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem(exc.status, exc.reason, type_=f"http-{exc.status}")
+    except Exception:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        locale = request_locale(request)
+        return problem(500, translate("Internal error; the request id is in the logs.", locale), type_="internal")

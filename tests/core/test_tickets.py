@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -70,7 +70,8 @@ def berlin(day: int, hour: int, minute: int = 0, *, month: int = 3) -> datetime:
 def open_(
     priority: Priority = Priority.MEDIUM, *, now: datetime = T0, sla: SlaContext = ALWAYS, **fields: Any
 ) -> Ticket:
-    command = cmd.OpenTicket(title="Mail server down", customer_id="acme", priority=priority, **fields)
+    fields.setdefault("title", "Mail server down")
+    command = cmd.OpenTicket(customer_id="acme", priority=priority, **fields)
     return Ticket.replay(open_ticket(command, number=NUMBER, now=now, sla=sla))
 
 
@@ -80,7 +81,9 @@ def apply(ticket: Ticket, events: Sequence[ev.Event]) -> list[ev.Event]:
     return list(events)
 
 
-def to(ticket: Ticket, status: Status, now: datetime, sla: SlaContext = ALWAYS, resolution: str | None = None) -> list:
+def to(
+    ticket: Ticket, status: Status, now: datetime, sla: SlaContext = ALWAYS, resolution: str | None = None
+) -> list[ev.Event]:
     return apply(ticket, change_status(ticket, status, now=now, sla=sla, resolution=resolution))
 
 
@@ -103,6 +106,18 @@ def threshold_events(events: Sequence[ev.Event], target: SlaTargetName) -> list[
         for e in events
         if isinstance(e, ev.SlaWarningRaised | ev.SlaBreached) and e.target is target
     ]
+
+
+def breaches_and_warnings(events: Sequence[ev.Event]) -> list[tuple[str, SlaTargetName]]:
+    return [(e.type, e.target) for e in events if isinstance(e, ev.SlaWarningRaised | ev.SlaBreached)]
+
+
+def raised_at(events: Sequence[ev.Event]) -> dict[tuple[SlaTargetName, int], datetime]:
+    return {
+        (e.target, e.threshold if isinstance(e, ev.SlaWarningRaised) else 100): e.occurred_at
+        for e in events
+        if isinstance(e, ev.SlaWarningRaised | ev.SlaBreached)
+    }
 
 
 # --- opening --------------------------------------------------------------------------------------------------------
@@ -128,7 +143,10 @@ def test_open_ticket_starts_both_clocks() -> None:
     assert ticket.status is Status.NEW
     assert ticket.version == 1
     assert ticket.created_at == ticket.updated_at == MONDAY_NINE
-    assert {name: clock.active_since for name, clock in ticket.sla.items()} == {FIRST: MONDAY_NINE, RESOLUTION: MONDAY_NINE}
+    assert {name: clock.active_since for name, clock in ticket.sla.items()} == {
+        FIRST: MONDAY_NINE,
+        RESOLUTION: MONDAY_NINE,
+    }
 
 
 def test_critical_tickets_count_around_the_clock() -> None:
@@ -386,11 +404,9 @@ def test_a_met_first_response_raises_no_more_warnings() -> None:
     ticket = open_()
     to(ticket, Status.IN_PROGRESS, T0 + timedelta(hours=1))
 
-    events = check_sla(ticket, now=T0 + timedelta(hours=10), sla=ALWAYS)
+    events = check_sla(ticket, now=T0 + timedelta(hours=13), sla=ALWAYS)  # first response long overdue, had it run
 
-    assert [(type(e), e.target) for e in events if isinstance(e, ev.SlaWarningRaised | ev.SlaBreached)] == [
-        (ev.SlaWarningRaised, RESOLUTION)
-    ]
+    assert breaches_and_warnings(events) == [("SlaWarningRaised", RESOLUTION)]
 
 
 # --- SLA thresholds -------------------------------------------------------------------------------------------------
@@ -405,8 +421,7 @@ def test_each_threshold_is_raised_exactly_once_per_clock() -> None:
 
     assert threshold_events(raised, FIRST) == [75, 90, 100]
     assert threshold_events(raised, RESOLUTION) == [75, 90, 100]
-    moments = {(e.target, e.threshold if isinstance(e, ev.SlaWarningRaised) else 100): e.occurred_at for e in raised}  # type: ignore[attr-defined]
-    assert moments == {
+    assert raised_at(raised) == {
         (FIRST, 75): T0 + timedelta(hours=3),
         (FIRST, 90): T0 + timedelta(hours=3, minutes=36),
         (FIRST, 100): T0 + timedelta(hours=4),
@@ -426,7 +441,11 @@ def test_thresholds_are_due_exactly_at_their_moment() -> None:
     assert check_sla(ticket, now=just_before, sla=ALWAYS) == []
     assert check_sla(ticket, now=T0 + timedelta(hours=3), sla=ALWAYS) == [
         ev.SlaWarningRaised(
-            number=NUMBER, occurred_at=T0 + timedelta(hours=3), target=FIRST, threshold=75, due_at=T0 + timedelta(hours=4)
+            number=NUMBER,
+            occurred_at=T0 + timedelta(hours=3),
+            target=FIRST,
+            threshold=75,
+            due_at=T0 + timedelta(hours=4),
         )
     ]
 
@@ -466,7 +485,7 @@ def test_a_jump_past_both_clocks_breaches_both_at_once() -> None:
 
     events = apply(ticket, check_sla(ticket, now=late, sla=ALWAYS))
 
-    assert [(type(e), e.target) for e in events] == [(ev.SlaBreached, FIRST), (ev.SlaBreached, RESOLUTION)]  # type: ignore[attr-defined]
+    assert breaches_and_warnings(events) == [("SlaBreached", FIRST), ("SlaBreached", RESOLUTION)]
     assert check_sla(ticket, now=late + timedelta(days=1), sla=ALWAYS) == []
 
 
@@ -591,7 +610,7 @@ def test_raising_to_critical_switches_to_around_the_clock() -> None:
     assert ticket.sla[FIRST].due_at == berlin(6, 17)
     assert ticket.sla[RESOLUTION].due_at == berlin(6, 20)
     events = check_sla(ticket, now=berlin(6, 21), sla=OFFICE)  # a Friday evening counts for critical tickets
-    assert [(type(e), e.target) for e in events] == [(ev.SlaBreached, FIRST), (ev.SlaBreached, RESOLUTION)]  # type: ignore[attr-defined]
+    assert breaches_and_warnings(events) == [("SlaBreached", FIRST), ("SlaBreached", RESOLUTION)]
 
 
 def test_priority_change_while_waiting_keeps_the_clock_paused() -> None:
@@ -731,32 +750,36 @@ def assert_round_trips(event: ev.Event) -> None:
 
 
 def _every_event_type() -> list[ev.Event]:
-    ticket = open_(Priority.LOW, tags=("vpn", "mail"), contact_id="c-1", asset_id="a-9", assignee_id="alice")
-    history = open_ticket(
-        cmd.OpenTicket(
-            title="Mail server down",
-            customer_id="acme",
-            priority=Priority.LOW,
-            tags=("vpn", "mail"),
-            contact_id="c-1",
-            asset_id="a-9",
-            assignee_id="alice",
-        ),
-        number=NUMBER,
-        now=T0,
-        sla=ALWAYS,
+    """A low-priority ticket (24x7: first response 8h, resolution 40h) that goes through every kind of event."""
+    opening = cmd.OpenTicket(
+        title="Mail server down",
+        customer_id="acme",
+        priority=Priority.LOW,
+        source=Source.EMAIL,
+        tags=("vpn", "mail"),
+        contact_id="c-1",
+        asset_id="a-9",
+        assignee_id="alice",
     )
-    steps = [
-        lambda now: add_note(ticket, cmd.AddNote(number=NUMBER, body="Hi", visibility=Visibility.PUBLIC), author_id="alice", now=now),
-        lambda now: check_sla(ticket, now=now, sla=ALWAYS),
-        lambda now: change_status(ticket, Status.WAITING_CUSTOMER, now=now, sla=ALWAYS),
-        lambda now: change_priority(ticket, Priority.MEDIUM, now=now, sla=ALWAYS),
-        lambda now: change_status(ticket, Status.IN_PROGRESS, now=now, sla=ALWAYS),
-        lambda now: check_sla(ticket, now=now, sla=ALWAYS),
-        lambda now: escalate_ticket(ticket, cmd.EscalateTicket(number=NUMBER, reason="manual"), now=now, sla=ALWAYS),
-        lambda now: change_status(ticket, Status.CLOSED, now=now, sla=ALWAYS, resolution="Done"),
+    history = open_ticket(opening, number=NUMBER, now=T0, sla=ALWAYS)
+    ticket = Ticket.replay(history)
+    public = cmd.AddNote(number=NUMBER, body="We are on it", visibility=Visibility.PUBLIC)
+    plan: list[tuple[int, Callable[[datetime], list[ev.Event]]]] = [
+        (7, lambda now: check_sla(ticket, now=now, sla=ALWAYS)),  # warning
+        (9, lambda now: check_sla(ticket, now=now, sla=ALWAYS)),  # breach
+        (10, lambda now: add_note(ticket, public, author_id="alice", now=now)),  # note, first response
+        (11, lambda now: change_status(ticket, Status.WAITING_CUSTOMER, now=now, sla=ALWAYS)),  # pause
+        (12, lambda now: change_priority(ticket, Priority.MEDIUM, now=now, sla=ALWAYS)),
+        (13, lambda now: change_status(ticket, Status.IN_PROGRESS, now=now, sla=ALWAYS)),  # resume
+        (
+            14,
+            lambda now: escalate_ticket(
+                ticket, cmd.EscalateTicket(number=NUMBER, reason="manual"), now=now, sla=ALWAYS
+            ),
+        ),
+        (15, lambda now: change_status(ticket, Status.CLOSED, now=now, sla=ALWAYS, resolution="Done")),
     ]
-    for hours, step in zip((1, 7, 8, 9, 10, 40, 41, 42), steps, strict=True):
+    for hours, step in plan:
         history += apply(ticket, step(T0 + timedelta(hours=hours)))
     return history
 
@@ -769,19 +792,32 @@ def test_every_event_type_round_trips_through_json() -> None:
         assert_round_trips(event)
 
 
-def test_a_zoned_occurred_at_round_trips_as_the_same_instant() -> None:
-    event = ev.SlaResumed(number=NUMBER, occurred_at=berlin(25, 2, 30, month=10), due_at={RESOLUTION: berlin(26, 9)})
+def test_zoned_datetimes_round_trip_as_the_same_instant_and_offset() -> None:
+    resumed_at = berlin(30, 9)  # the Monday after spring forward: +02:00
+    event = ev.SlaResumed(number=NUMBER, occurred_at=resumed_at, due_at={RESOLUTION: berlin(26, 9, month=10)})
+    stored = json.loads(json.dumps(ev.to_payload(event)))
 
-    decoded = ev.from_payload(
-        event.type,
-        number=NUMBER,
-        occurred_at=event.occurred_at,
-        payload=json.loads(json.dumps(ev.to_payload(event))),
-    )
+    decoded = ev.from_payload(event.type, number=NUMBER, occurred_at=resumed_at, payload=stored)
 
+    assert stored == {"due_at": {"resolution": "2026-10-26T09:00:00+01:00"}}
     assert decoded == event
     assert isinstance(decoded, ev.SlaResumed)
     assert decoded.due_at[RESOLUTION].utcoffset() == timedelta(hours=1)
+
+
+def test_pep_495_fold_times_only_survive_the_codec_as_instants() -> None:
+    """Why the service passes ``now`` in UTC: a zoned time in the repeated hour is unequal to every other zone."""
+    in_fold = datetime(2026, 10, 25, 0, 30, tzinfo=UTC).astimezone(BERLIN)  # 02:30 CEST, the first of two
+    event = ev.SlaWarningRaised(number=NUMBER, occurred_at=T0, target=FIRST, threshold=75, due_at=in_fold)
+
+    decoded = ev.from_payload(
+        event.type, number=NUMBER, occurred_at=T0, payload=json.loads(json.dumps(ev.to_payload(event)))
+    )
+
+    assert isinstance(decoded, ev.SlaWarningRaised)
+    assert decoded.due_at is not None
+    assert decoded.due_at.astimezone(UTC) == in_fold.astimezone(UTC)
+    assert decoded.due_at.utcoffset() == in_fold.utcoffset() == timedelta(hours=2)
 
 
 def test_unknown_event_types_are_refused() -> None:
@@ -818,9 +854,13 @@ commands = st.one_of(
     st.just("check_sla"),
     st.just("check_sla"),
 )
-steps = st.lists(
-    st.tuples(st.integers(0, 2 * 86_400_000_000).map(lambda us: timedelta(microseconds=us)), commands), max_size=25
+# waits: minutes (so that warnings show up before breaches), days, or a few microseconds
+waits = st.one_of(
+    st.integers(0, 120).map(lambda m: timedelta(minutes=m)),
+    st.integers(0, 48 * 60).map(lambda m: timedelta(minutes=m)),
+    st.integers(0, 1_000_000).map(lambda us: timedelta(microseconds=us)),
 )
+steps = st.lists(st.tuples(waits, commands), max_size=25)
 openings = st.builds(
     cmd.OpenTicket,
     title=st.sampled_from(["VPN down", "  Printer  "]),
@@ -833,11 +873,13 @@ openings = st.builds(
 starts = st.datetimes(
     min_value=datetime(2026, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive; timezones= makes results aware
     max_value=datetime(2026, 12, 31),  # noqa: DTZ001
-    timezones=st.sampled_from([UTC, BERLIN]),
+    # UTC, as the service clock gives it: a ZoneInfo datetime inside a DST fold or gap never compares equal to any
+    # datetime in another zone (PEP 495), so it could not equal its own JSON round trip even though the instant does.
+    timezones=st.just(UTC),
 )
 
 
-def decide(ticket: Ticket, command: cmd.Command | str, now: datetime, sla: SlaContext) -> list[ev.Event]:  # noqa: C901 - one arm per command
+def decide(ticket: Ticket, command: cmd.Command | str, now: datetime, sla: SlaContext) -> list[ev.Event]:
     match command:
         case "check_sla":
             return check_sla(ticket, now=now, sla=sla)
@@ -854,14 +896,26 @@ def decide(ticket: Ticket, command: cmd.Command | str, now: datetime, sla: SlaCo
     raise AssertionError(command)
 
 
+def settle(ticket: Ticket, events: Sequence[ev.Event], now: datetime, sla: SlaContext) -> list[ev.Event]:
+    """Apply the events, then the escalations they trigger, as the handlers would."""
+    applied = apply(ticket, events)
+    for event in list(applied):
+        for escalation in escalations_for(event):
+            applied += settle(ticket, escalate_ticket(ticket, escalation, now=now, sla=sla), now, sla)
+    return applied
+
+
 @settings(max_examples=200, deadline=None)
 @given(opening=openings, start=starts, plan=steps, sla=st.sampled_from(CONTEXTS))
 def test_random_histories_replay_and_round_trip(
     opening: cmd.OpenTicket, start: datetime, plan: list[tuple[timedelta, cmd.Command | str]], sla: SlaContext
 ) -> None:
-    history = open_ticket(opening, number=NUMBER, now=start, sla=sla)
-    ticket = Ticket.replay(history[:1])
-    apply(ticket, history[1:])
+    opened = open_ticket(opening, number=NUMBER, now=start, sla=sla)
+    ticket = Ticket.replay(opened)
+    history = list(opened)
+    for escalation in escalations_for(opened[0]):  # a critical ticket pages the dispatchers at once
+        history += settle(ticket, escalate_ticket(ticket, escalation, now=start, sla=sla), start, sla)
+    refusals: list[str] = []
     now = start
     for wait, command in plan:
         now = (now.astimezone(UTC) + wait).astimezone(now.tzinfo)
@@ -869,31 +923,22 @@ def test_random_histories_replay_and_round_trip(
         try:
             events = decide(ticket, command, now, sla)
         except DomainError as error:
-            assert str(error)
+            refusals.append(str(error))
             assert ticket == before  # a refusal leaves the ticket alone
             continue
         assert ticket == before  # deciding is pure
         if command == "check_sla" and not ticket.sla_running:
             assert events == []
-        for event in events:
-            assert (event.number, event.occurred_at) == (NUMBER, now)
-            ticket.apply(event)
-            for escalation in escalations_for(event):  # the escalation policy reacts within the same step
-                follow_up = escalate_ticket(ticket, escalation, now=now, sla=sla)
-                events += follow_up
-                apply(ticket, follow_up)
-        history += events
+        assert all((e.number, e.occurred_at) == (NUMBER, now) for e in events)
+        history += settle(ticket, events, now, sla)
         assert ticket.version == len(history)
         assert Ticket.replay(history) == ticket
 
     assert Ticket.replay(history) == ticket
+    assert all(refusals)
     for event in history:
         assert_round_trips(event)
     for target in SlaTargetName:
         thresholds = threshold_events(history, target)
         assert thresholds == sorted(set(thresholds)), thresholds  # each threshold at most once, in rising order
         assert set(thresholds) <= {75, 90, 100}
-
-
-def _unused() -> tuple[object, ...]:
-    return (time,)

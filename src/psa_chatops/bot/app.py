@@ -18,6 +18,7 @@ from psa_chatops.bot.metrics import Metrics
 from psa_chatops.bot.middlewares import access_log, problem_json, request_id
 from psa_chatops.bot.settings import Settings
 from psa_chatops.handlers.ports import Clock
+from psa_chatops.storage.engine import read_connection
 from psa_chatops.storage.outbox import OutboxStore
 from psa_chatops.storage.unit_of_work import SystemClock
 
@@ -53,7 +54,7 @@ async def healthz(_request: web.Request) -> web.Response:
 
 async def _database_ok(request: web.Request) -> tuple[bool, str]:
     try:
-        async with request.config_dict[keys.ENGINE].connect() as conn:
+        async with read_connection(request.config_dict[keys.ENGINE]) as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:  # readiness reports the failure; it must never raise
         return False, type(exc).__name__

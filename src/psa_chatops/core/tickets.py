@@ -89,7 +89,9 @@ class Ticket:
     @classmethod
     def replay(cls, events: Iterable[ev.Event]) -> Ticket:
         iterator = iter(events)
-        first = next(iterator)
+        first = next(iterator, None)
+        if first is None:
+            raise ValueError("a ticket's history cannot be empty: it must start with TicketOpened")
         if not isinstance(first, ev.TicketOpened):
             raise ValueError(f"a ticket's history must start with TicketOpened, not {first.type}")
         ticket = cls._opened(first)

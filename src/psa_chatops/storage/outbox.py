@@ -23,6 +23,7 @@ from psa_chatops.core.tickets import Ticket
 from psa_chatops.handlers.ports import Delivery, RecordedEvent
 from psa_chatops.storage import mappers as m
 from psa_chatops.storage import tables as t
+from psa_chatops.storage.engine import read_connection
 
 OUTBOX = t.table_of(t.OutboxRow)
 _NAMESPACE = uuid.UUID("1d8f3c3e-6a59-4c1e-9d0c-7f1b8f5a2b10")
@@ -191,12 +192,12 @@ class OutboxStore:
         stmt = select(OUTBOX).order_by(OUTBOX.c.id.desc()).limit(limit)
         if status:
             stmt = stmt.where(OUTBOX.c.status == status)
-        async with self._engine.connect() as conn:
+        async with read_connection(self._engine) as conn:
             return list((await conn.execute(stmt)).all())
 
     async def stats(self, *, now: datetime) -> dict[str, Any]:
         """Row counts by status and the age of the oldest pending row (for /metrics and /readyz)."""
-        async with self._engine.connect() as conn:
+        async with read_connection(self._engine) as conn:
             counts: dict[Any, Any] = dict(
                 (await conn.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status))).all()
             )

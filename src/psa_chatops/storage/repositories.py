@@ -22,7 +22,7 @@ from psa_chatops.storage import mappers as m
 from psa_chatops.storage import tables as t
 
 TICKET_COUNTER = "ticket_number"
-FIRST_TICKET_NUMBER = 10_000
+FIRST_TICKET_NUMBER = 12_000
 _RUNNING = [s.value for s in (Status.NEW, Status.OPEN, Status.IN_PROGRESS)]
 
 

@@ -64,7 +64,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key"),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_outbox_destination"), ["destination"], unique=False)
+        batch_op.create_index("ix_outbox_order", ["destination", "ticket_number", "status", "id"], unique=False)
         batch_op.create_index("ix_outbox_due", ["status", "next_attempt_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_ticket_number"), ["ticket_number"], unique=False)
 
@@ -279,7 +279,7 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_ticket_number"))
         batch_op.drop_index("ix_outbox_due")
-        batch_op.drop_index(batch_op.f("ix_outbox_destination"))
+        batch_op.drop_index("ix_outbox_order")
 
     op.drop_table("outbox")
     op.drop_table("idempotency_keys")

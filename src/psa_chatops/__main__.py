@@ -1,0 +1,3 @@
+from psa_chatops.bot.cli import main
+
+main()

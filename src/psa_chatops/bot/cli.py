@@ -1,0 +1,285 @@
+"""``psa``: run, operate and inspect the service. Every command has ``--help``; long work shows a progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+import typer
+from aiohttp import web
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from psa_chatops import __version__
+from psa_chatops.bot.settings import Settings, describe_validation_error
+
+T = TypeVar("T")
+console = Console()
+err = Console(stderr=True)
+
+app = typer.Typer(
+    help="psa-chatops: your PSA in Slack, Teams, e-mail and REST.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+events_app = typer.Typer(help="Inspect the ticket event store.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Inspect and replay outbound deliveries.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data for the sandbox.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(demo_app, name="demo")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings or one clear line and exit code 2: a typo in the environment must not print a traceback."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        err.print(f"[red]Invalid settings:[/red] {describe_validation_error(exc)}")
+        raise typer.Exit(2) from None
+
+
+def run(coro: Awaitable[T]) -> T:
+    async def main() -> T:
+        return await coro
+
+    return asyncio.run(main())
+
+
+async def _engine(settings: Settings) -> Any:
+    from psa_chatops.storage.engine import create_engine
+    from psa_chatops.storage.migrations import upgrade
+
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    return engine
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (PSA_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (PSA_PORT).")] = None,
+    sandbox: Annotated[
+        bool | None, typer.Option("--sandbox/--no-sandbox", help="Record deliveries, never send.")
+    ] = None,
+) -> None:
+    """Run the web service (with the dispatcher and scheduler unless PSA_RUN_BACKGROUND=0)."""
+    settings = load_settings(host=host, port=port, sandbox=sandbox)
+    _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    from psa_chatops.bot.app import create_app
+    from psa_chatops.bot.logs import configure_logging
+    from psa_chatops.i18n import preload
+
+    configure_logging(settings.log_level, settings.log_format)
+    preload()
+    mode = "sandbox" if settings.sandbox else "production"
+    err.print(
+        f"psa-chatops {__version__} ({mode}) on http://{settings.host}:{settings.port}  "
+        f"database: {settings.redacted_database_url()}"
+    )
+    err.print(f"  health: http://{settings.host}:{settings.port}/healthz   ready: /readyz   metrics: /metrics")
+    if settings.sandbox:
+        err.print("  deliveries are recorded, not sent: `psa outbox list` shows them")
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+
+
+@app.command()
+def worker() -> None:
+    """Run only the background work (outbox dispatcher + SLA scheduler), for a separate worker process."""
+    from psa_chatops.bot.worker_process import run_worker
+
+    settings = load_settings(run_background=True)
+    run(run_worker(settings))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (also done on start)."""
+    from psa_chatops.storage.migrations import current_revision
+
+    settings = load_settings()
+
+    async def main() -> str | None:
+        engine = await _engine(settings)
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    console.print(f"database at revision {run(main())} ({settings.redacted_database_url()})")
+
+
+@app.command()
+def sandbox(
+    tickets: Annotated[int, typer.Option(help="Demo tickets to create on first run.")] = 500,
+) -> None:
+    """Migrate, seed demo data and serve in sandbox mode: the newcomer's one command."""
+    settings = load_settings(sandbox=True)
+    _seed(settings, tickets)
+    _serve(settings)
+
+
+@demo_app.command("seed")
+def demo_seed(tickets: Annotated[int, typer.Option(min=0, max=100_000, help="Demo tickets to create.")] = 500) -> None:
+    """Fill the database with deterministic demo data (idempotent)."""
+    _seed(load_settings(), tickets)
+
+
+def _seed(settings: Settings, tickets: int) -> None:
+    from psa_chatops.bot.demo import seed
+
+    async def main() -> Any:
+        engine = await _engine(settings)
+        try:
+            with Progress(console=err, transient=True) as bar:
+                task = bar.add_task("Seeding demo tickets", total=tickets)
+                return await seed(
+                    engine, now=datetime.now(UTC), tickets=tickets, progress=lambda n: bar.advance(task, n)
+                )
+        finally:
+            await engine.dispose()
+
+    report = run(main())
+    if report.skipped:
+        err.print("demo data already present; nothing to do")
+    else:
+        err.print(
+            f"seeded {report.customers} customers, {report.contacts} contacts, {report.technicians} technicians, "
+            f"{report.assets} assets and {report.tickets} tickets"
+        )
+
+
+@events_app.command("verify")
+def events_verify() -> None:
+    """Rebuild every ticket from its events and report drift from the projection (exit 1 on drift)."""
+    from psa_chatops.storage.verify import aggregate_ids, verify
+
+    settings = load_settings()
+
+    async def main() -> Any:
+        engine = await _engine(settings)
+        try:
+            total = len(await aggregate_ids(engine))
+            with Progress(console=err, transient=True) as bar:
+                task = bar.add_task("Verifying tickets", total=total)
+                return await verify(engine, progress=lambda n: bar.advance(task, n))
+        finally:
+            await engine.dispose()
+
+    checked, drifts = run(main())
+    for d in drifts[:50]:
+        console.print(f"#{d.number} {d.field}: projection={d.projected!r} events={d.rebuilt!r}")
+    console.print(f"{checked} tickets checked, {len(drifts)} drift(s)")
+    if drifts:
+        raise typer.Exit(1)
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[str | None, typer.Option(help="pending, delivered, recorded or dead.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines with the payloads.")] = False,
+) -> None:
+    """List the newest outbox rows."""
+    from psa_chatops.storage.outbox import RowStatus
+
+    if status is not None and status not in {s.value for s in RowStatus}:
+        err.print(f"[red]--status must be one of {', '.join(s.value for s in RowStatus)}[/red]")
+        raise typer.Exit(2)
+    rows = run(_with_store(load_settings(), lambda store: store.rows(status=status, limit=limit)))
+    if as_json:
+        for r in rows:
+            console.print_json(
+                json.dumps(
+                    {
+                        "id": r.id,
+                        "status": r.status,
+                        "destination": r.destination,
+                        "event_type": r.event_type,
+                        "attempts": r.attempts,
+                        "payload": r.payload,
+                    },
+                    default=str,
+                    ensure_ascii=False,
+                )
+            )
+        return
+    table = Table("id", "status", "destination", "event", "ticket", "attempts", "last error")
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            r.status,
+            r.destination,
+            r.event_type,
+            str(r.ticket_number or ""),
+            str(r.attempts),
+            (r.last_error or "")[:60],
+        )
+    console.print(table)
+
+
+@outbox_app.command("replay")
+def outbox_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="Outbox row ids to send again.")] = None,
+    dead: Annotated[bool, typer.Option("--dead", help="Replay every dead-lettered row.")] = False,
+) -> None:
+    """Put delivered or dead rows back in the queue (receivers drop duplicates by Idempotency-Key)."""
+    if not ids and not dead:
+        err.print("[red]give row ids or --dead[/red]")
+        raise typer.Exit(2)
+    now = datetime.now(UTC)
+    count = run(_with_store(load_settings(), lambda store: store.replay(ids=ids or (), dead=dead, now=now)))
+    console.print(f"{count} row(s) queued for delivery")
+
+
+async def _with_store(settings: Settings, use: Callable[[Any], Awaitable[T]]) -> T:
+    from psa_chatops.storage.outbox import OutboxStore
+
+    engine = await _engine(settings)
+    try:
+        return await use(OutboxStore(engine))
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def doctor() -> None:
+    """Check configuration and connectivity; print each problem with its fix (exit 1 if any)."""
+    from psa_chatops.bot.doctor import run_checks
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        console.print(f"[red]✗ settings[/red]  {describe_validation_error(exc)}")
+        raise typer.Exit(1) from None
+    results = run(run_checks(settings))
+    for check in results:
+        mark = "[green]✓[/green]" if check.ok else ("[yellow]![/yellow]" if check.warning else "[red]✗[/red]")
+        console.print(f"{mark} {check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            console.print(f"    fix: {check.fix}")
+    if any(not c.ok and not c.warning for c in results):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app(prog_name="psa")
+
+
+if __name__ == "__main__":
+    main()

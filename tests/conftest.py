@@ -20,7 +20,7 @@ from psa_chatops.storage.engine import create_engine
 from psa_chatops.storage.migrations import upgrade
 
 PG_ADMIN_DSN = os.environ.get("PSA_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_TEST_DB = "psa_chatops_test"
+PG_TEST_DB = f"psa_chatops_test_{os.getpid()}"  # one per test process: parallel runs must not collide
 SHARED_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 
@@ -77,6 +77,16 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     await upgrade(eng)
     yield eng
     await eng.dispose()
+    if request.param == "postgres":
+        await _drop_pg_database()
+
+
+async def _drop_pg_database() -> None:
+    admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

@@ -108,8 +108,10 @@ def later(moment: datetime, span: timedelta) -> datetime:
     return (moment.astimezone(UTC) + span).astimezone(moment.tzinfo)
 
 
-def at(zone: ZoneInfo, *args: int) -> datetime:
-    return datetime(*args, tzinfo=zone)  # type: ignore[misc]
+def at(
+    zone: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=zone)
 
 
 # --- worked examples ----------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from aiohttp import web
 from psa_chatops import __version__
 from psa_chatops.bot import keys
 from psa_chatops.bot.bootstrap import build_bus
-from psa_chatops.bot.scheduler import build_scheduler
+from psa_chatops.bot.scheduler import ScheduledWork, build_scheduler
 from psa_chatops.bot.settings import Settings
 from psa_chatops.bot.worker import Dispatcher
 from psa_chatops.handlers.ports import Clock
@@ -99,9 +99,9 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
     scheduler = None
     if settings.run_background:
         start_task(app, dispatcher.run(), "outbox-dispatcher")
-        scheduler = build_scheduler(
-            app[keys.BUS], app[keys.ENGINE], app[keys.CLOCK], every_seconds=settings.sla_sweep_seconds
-        )
+        work = ScheduledWork(app[keys.BUS], app[keys.ENGINE], app[keys.CLOCK])
+        start_task(app, work.run(), "scheduled-work")
+        scheduler = build_scheduler(work, every_seconds=settings.sla_sweep_seconds)
         scheduler.start()
     yield
     if scheduler is not None:

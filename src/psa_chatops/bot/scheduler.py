@@ -6,6 +6,8 @@ event stream would stop a duplicate threshold anyway, the lock just saves the wo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -40,13 +42,35 @@ async def _sweep(bus: MessageBus, clock: Clock) -> None:
         logger.info("SLA sweep: %d checked, %d warnings, %d breaches", result.checked, result.warnings, result.breaches)
 
 
-def build_scheduler(bus: MessageBus, engine: AsyncEngine, clock: Clock, *, every_seconds: float) -> AsyncIOScheduler:
+class ScheduledWork:
+    """APScheduler only drops a job name into this queue; our own background task runs the work, so shutdown
+    cancels and awaits it like every other task instead of leaving a job running on a disposed engine."""
+
+    def __init__(self, bus: MessageBus, engine: AsyncEngine, clock: Clock) -> None:
+        self.bus, self.engine, self.clock = bus, engine, clock
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=16)
+
+    def enqueue(self, job: str) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # a backlog of sweeps is one sweep
+            self.queue.put_nowait(job)
+
+    async def run(self) -> None:
+        while True:
+            job = await self.queue.get()
+            try:
+                if job == "sla-sweep":
+                    await sla_sweep(self.bus, self.engine, self.clock)
+            except Exception:  # one failed sweep must not stop the next one
+                logger.exception("scheduled job %s failed", job)
+
+
+def build_scheduler(work: ScheduledWork, *, every_seconds: float) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(
-        sla_sweep,
+        work.enqueue,
         "interval",
         seconds=every_seconds,
-        args=[bus, engine, clock],
+        args=["sla-sweep"],
         id="sla-sweep",
         max_instances=1,
         coalesce=True,

@@ -96,6 +96,7 @@ async def ticket_view(uow: UnitOfWork, ticket: Ticket, now: datetime) -> TicketV
 
 async def show_ticket(number: int, *, uow: UnitOfWork, now: datetime) -> TicketView:
     async with uow:
+        actors.ensure_known(uow.context.actor)
         ticket = await uow.tickets.get(number)
         actors.ensure_sees_ticket(uow.context.actor, ticket)
         return await ticket_view(uow, ticket, now)

@@ -220,13 +220,13 @@ def test_every_status_transition_is_allowed_or_refused_with_a_clear_message(curr
     if target is current:
         with pytest.raises(ConflictError) as conflict:
             change_status(ticket, target, now=later, sla=ALWAYS, resolution=resolution)
-        assert str(conflict.value) == f"Ticket #{NUMBER} is already {target.value}."
+        assert str(conflict.value) == f"Ticket #{NUMBER} is already {target.label}."
         assert conflict.value.kind == "conflict"
     elif target not in ALLOWED_TRANSITIONS[current]:
         with pytest.raises(InvalidError) as invalid:
             change_status(ticket, target, now=later, sla=ALWAYS, resolution=resolution)
-        assert str(invalid.value) == f"Ticket #{NUMBER} cannot go from {current.value} to {target.value}."
-        assert invalid.value.params == {"number": NUMBER, "current": current.value, "target": target.value}
+        assert str(invalid.value) == f"Ticket #{NUMBER} cannot go from {current.label} to {target.label}."
+        assert invalid.value.params == {"number": NUMBER, "current": current.label, "target": target.label}
         assert invalid.value.kind == "invalid"
     else:
         events = change_status(ticket, target, now=later, sla=ALWAYS, resolution=resolution)
@@ -240,6 +240,13 @@ def test_every_status_transition_is_allowed_or_refused_with_a_clear_message(curr
         assert ticket.updated_at == later
         return
     assert ticket == before
+
+
+def test_transition_messages_use_readable_status_names() -> None:
+    with pytest.raises(InvalidError) as excinfo:
+        change_status(ticket_in(Status.WAITING_CUSTOMER), Status.NEW, now=T0, sla=ALWAYS)
+
+    assert str(excinfo.value) == f"Ticket #{NUMBER} cannot go from waiting for customer to new."
 
 
 def test_closed_is_final() -> None:

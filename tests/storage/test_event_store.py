@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+
 import pytest
 from sqlalchemy import Table, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from psa_chatops.bot.bootstrap import new_context, system_context
@@ -85,10 +87,15 @@ async def test_history_decodes_what_append_wrote(db: AsyncEngine, clock: FrozenC
         sla = await sla_context(uow, "CUST-789")
         number = await uow.tickets.next_number()
         opened = decide.open_ticket(
-            c.OpenTicket(title="Disk full", customer_id="CUST-789", tags=("Disk",)), number=number, now=clock.now(), sla=sla
+            c.OpenTicket(title="Disk full", customer_id="CUST-789", tags=("Disk",)),
+            number=number,
+            now=clock.now(),
+            sla=sla,
         )
         ticket = await uow.tickets.append(None, opened)
-        noted = decide.add_note(ticket, c.AddNote(number=number, body="df -h"), author_id="system:importer", now=clock.now())
+        noted = decide.add_note(
+            ticket, c.AddNote(number=number, body="df -h"), author_id="system:importer", now=clock.now()
+        )
         ticket = await uow.tickets.append(ticket, noted)
         await uow.commit()
 
@@ -114,11 +121,11 @@ async def test_append_with_a_stale_ticket_raises_concurrency_error(
 
     await bus.handle(c.AddNote(number=number, body="first writer"), tom)
 
-    with pytest.raises(ConcurrencyError, match=rf"Ticket #{number} was changed by someone else"):
-        async with SqlUnitOfWork(db, tom, clock=clock) as uow:
-            events = decide.add_note(stale, c.AddNote(number=number, body="second writer"), author_id="x", now=clock.now())
+    async with SqlUnitOfWork(db, tom, clock=clock) as uow:
+        note = c.AddNote(number=number, body="second writer")
+        events = decide.add_note(stale, note, author_id="x", now=clock.now())
+        with pytest.raises(ConcurrencyError, match=rf"Ticket #{number} was changed by someone else"):
             await uow.tickets.append(stale, events)
-            await uow.commit()
 
     rows = await event_rows(db, number)
     assert [(r.version, r.type) for r in rows] == [(1, "TicketOpened"), (2, "NoteAdded")]
@@ -239,21 +246,28 @@ async def test_exception_inside_the_unit_of_work_leaves_no_trace(db: AsyncEngine
     await add_rule(db, ALL_RULE, clock)
     context = new_context(system_actor("test"))
 
-    with pytest.raises(RuntimeError, match="boom"):
+    opened: list[SqlUnitOfWork] = []
+
+    async def doomed() -> None:
         async with SqlUnitOfWork(db, context, clock=clock) as uow:
+            opened.append(uow)
             sla = await sla_context(uow, "CUST-789")
             number = await uow.tickets.next_number()
             command = c.OpenTicket(title="Never happened", customer_id="CUST-789")
-            ticket = await uow.tickets.append(None, decide.open_ticket(command, number=number, now=clock.now(), sla=sla))
+            opening = decide.open_ticket(command, number=number, now=clock.now(), sla=sla)
+            ticket = await uow.tickets.append(None, opening)
             note = c.AddNote(number=number, body="nor this", visibility=Visibility.PUBLIC)
             await uow.tickets.append(ticket, decide.add_note(ticket, note, author_id="x", now=clock.now()))
             seen = (await uow.connection.execute(select(func.count()).select_from(EVENTS))).scalar_one()
             assert seen == 3  # the writes happened inside the transaction ...
             raise RuntimeError("boom")
 
+    with pytest.raises(RuntimeError, match="boom"):
+        await doomed()
+
     for table in (EVENTS, TICKETS, NOTES, OUTBOX, COUNTERS):  # ... and are all gone
         assert await count(db, table) == 0, table.name
-    assert uow.collected_events() == []
+    assert opened[0].collected_events() == []
 
 
 async def test_a_failing_outbox_write_rolls_back_the_state_change(
@@ -277,7 +291,7 @@ async def test_a_failing_outbox_write_rolls_back_the_state_change(
             )
         )
 
-    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+    with pytest.raises(IntegrityError):
         await bus.handle(c.AddNote(number=number, body="lost"), tom)
 
     rows = await event_rows(db, number)
@@ -299,4 +313,3 @@ async def test_ticket_numbers_count_up_from_the_first_number(
 def test_event_payload_codec_roundtrips(clock: FrozenClock) -> None:
     event = ev.SlaResumed(number=1, occurred_at=clock.now(), due_at={})
     assert ev.from_payload(event.type, number=1, occurred_at=clock.now(), payload=ev.to_payload(event)) == event
-

@@ -33,7 +33,7 @@ EXPECTED_TABLES = {
 
 
 def _schema_diff(sync: Connection) -> list[Any]:
-    return compare_metadata(MigrationContext.configure(sync), SQLModel.metadata)
+    return list(compare_metadata(MigrationContext.configure(sync), SQLModel.metadata))
 
 
 async def test_head_is_applied(engine: AsyncEngine) -> None:

@@ -17,7 +17,7 @@ from psa_chatops.core.routing import Category, RoutingRule
 from psa_chatops.core.tickets_state import Status
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.engine import create_engine
-from psa_chatops.storage.outbox import Outcome, OutboxStore, RowStatus, idempotency_key
+from psa_chatops.storage.outbox import OutboxStore, Outcome, RowStatus, idempotency_key
 from tests.conftest import FrozenClock
 from tests.fixtures_directory import seed_directory
 
@@ -38,11 +38,12 @@ async def outbox_rows(engine: AsyncEngine) -> list[Any]:
 
 async def add_rows(engine: AsyncEngine, clock: FrozenClock, *specs: tuple[str, int]) -> list[int]:
     """Pending rows as (destination, ticket number), in id order."""
-    ids = []
+    ids: list[int] = []
     async with engine.begin() as conn:
         for destination, ticket in specs:
             result = await conn.execute(
-                insert(OUTBOX).values(
+                insert(OUTBOX)
+                .values(
                     idempotency_key=idempotency_key(f"{ticket}:{len(ids) + 1}", destination),
                     destination=destination,
                     event_type="NoteAdded",
@@ -53,8 +54,9 @@ async def add_rows(engine: AsyncEngine, clock: FrozenClock, *specs: tuple[str, i
                     next_attempt_at=clock.now(),
                     created_at=clock.now(),
                 )
+                .returning(OUTBOX.c.id)
             )
-            ids.append(int(result.inserted_primary_key[0]))
+            ids.append(int(result.scalar_one()))
     return ids
 
 
@@ -77,10 +79,14 @@ async def test_rows_are_written_per_matching_rule(engine: AsyncEngine, clock: Fr
 
     acme = (await bus.handle(c.OpenTicket(title="A", customer_id="CUST-789"), tom)).number
     globex = (await bus.handle(c.OpenTicket(title="G", customer_id="CUST-100", priority=Priority.LOW), tom)).number
-    critical = (await bus.handle(c.OpenTicket(title="C", customer_id="CUST-789", priority=Priority.CRITICAL), tom)).number
+    critical = (
+        await bus.handle(c.OpenTicket(title="C", customer_id="CUST-789", priority=Priority.CRITICAL), tom)
+    ).number
     await bus.handle(c.EscalateTicket(number=acme, reason="VIP"), tom)  # medium -> high, pages dispatchers
     await bus.handle(c.ChangeStatus(number=globex, status=Status.WAITING_CUSTOMER), tom)  # + internal events
-    await bus.handle(c.EscalateTicket(number=globex, reason="quiet", raise_priority=False, notify_dispatchers=False), tom)
+    await bus.handle(
+        c.EscalateTicket(number=globex, reason="quiet", raise_priority=False, notify_dispatchers=False), tom
+    )
 
     got = {(r.destination, r.ticket_number, r.payload["version"], r.event_type) for r in await outbox_rows(engine)}
 
@@ -144,7 +150,9 @@ async def test_idempotency_keys_are_stable_and_unique(engine: AsyncEngine, clock
     bus = build_bus(engine, clock)
     tom = new_context(await actor_for(engine, clock, channel="test", external_id="tom"))
     for title in ("one", "two"):
-        number = (await bus.handle(c.OpenTicket(title=title, customer_id="CUST-789", priority=Priority.HIGH), tom)).number
+        number = (
+            await bus.handle(c.OpenTicket(title=title, customer_id="CUST-789", priority=Priority.HIGH), tom)
+        ).number
         await bus.handle(c.AddNote(number=number, body="hi"), tom)
     store = OutboxStore(engine)
 
@@ -321,7 +329,12 @@ async def test_replay_dead_rows_and_rows_by_id(engine: AsyncEngine, clock: Froze
     assert await store.replay(dead=True, now=clock.now()) == 2
 
     statuses = {r.id: (r.status, r.attempts) for r in await outbox_rows(engine)}
-    assert statuses == {delivered: ("delivered", 1), dead_a: ("pending", 0), dead_b: ("pending", 0), pending: ("pending", 0)}
+    assert statuses == {
+        delivered: ("delivered", 1),
+        dead_a: ("pending", 0),
+        dead_b: ("pending", 0),
+        pending: ("pending", 0),
+    }
     assert (await row(engine, dead_a)).next_attempt_at == clock.now()
 
     assert await store.replay(ids=[delivered], now=clock.now()) == 1
@@ -341,9 +354,7 @@ async def test_rows_lists_newest_first_and_filters_by_status(engine: AsyncEngine
     assert [r.id for r in await store.rows(status="pending")] == [third, first]
 
 
-async def test_stats_counts_by_status_and_ages_the_oldest_pending_row(
-    engine: AsyncEngine, clock: FrozenClock
-) -> None:
+async def test_stats_counts_by_status_and_ages_the_oldest_pending_row(engine: AsyncEngine, clock: FrozenClock) -> None:
     store = OutboxStore(engine)
     assert await store.stats(now=clock.now()) == {"by_status": {}, "oldest_pending_age_seconds": 0.0}
     old, delivered = await add_rows(engine, clock, ("slack:A", 1), ("slack:A", 2))

@@ -20,6 +20,13 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark fo
     return message
 
 
+class Label(str):
+    """A msgid passed as a message parameter (a status or priority name): renderers translate it as well."""
+
+    __slots__ = ()
+    translatable = True
+
+
 class DomainError(Exception):
     kind: ClassVar[str] = "invalid"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from psa_chatops.core.errors import N_, Label
+
 
 class Priority(StrEnum):
     CRITICAL = "critical"
@@ -22,3 +24,15 @@ class Priority(StrEnum):
 
     def at_least(self, other: Priority) -> bool:
         return self.rank <= other.rank
+
+    @property
+    def label(self) -> Label:
+        return Label(PRIORITY_LABELS[self])
+
+
+PRIORITY_LABELS: dict[Priority, str] = {
+    Priority.CRITICAL: N_("critical"),
+    Priority.HIGH: N_("high"),
+    Priority.MEDIUM: N_("medium"),
+    Priority.LOW: N_("low"),
+}

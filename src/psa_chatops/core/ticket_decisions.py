@@ -79,13 +79,13 @@ def change_status(
     ticket: Ticket, target: Status, *, now: datetime, sla: SlaContext, resolution: str | None = None
 ) -> list[ev.Event]:
     if target is ticket.status:
-        raise ConflictError(N_("Ticket #{number} is already {status}."), number=ticket.number, status=target.value)
+        raise ConflictError(N_("Ticket #{number} is already {status}."), number=ticket.number, status=target.label)
     if target not in ALLOWED_TRANSITIONS[ticket.status]:
         raise InvalidError(
             N_("Ticket #{number} cannot go from {current} to {target}."),
             number=ticket.number,
-            current=ticket.status.value,
-            target=target.value,
+            current=ticket.status.label,
+            target=target.label,
         )
     if target is Status.CLOSED and not (resolution or ticket.resolution or "").strip():
         raise InvalidError(N_("Closing ticket #{number} needs a resolution note."), number=ticket.number)
@@ -156,7 +156,7 @@ def change_priority(ticket: Ticket, priority: Priority, *, now: datetime, sla: S
     _ensure_not_closed(ticket)
     if priority is ticket.priority:
         raise ConflictError(
-            N_("Ticket #{number} already has priority {priority}."), number=ticket.number, priority=priority.value
+            N_("Ticket #{number} already has priority {priority}."), number=ticket.number, priority=priority.label
         )
     old_calendar, new_calendar = sla.calendar_for(ticket.priority), sla.calendar_for(priority)
     snapshots = {}
@@ -178,7 +178,7 @@ def escalate_ticket(ticket: Ticket, c: cmd.EscalateTicket, *, now: datetime, sla
         raise InvalidError(
             N_("Ticket #{number} is {status} and cannot be escalated."),
             number=ticket.number,
-            status=ticket.status.value,
+            status=ticket.status.label,
         )
     target = ticket.priority.raised() if c.raise_priority else ticket.priority
     events: list[ev.Event] = []

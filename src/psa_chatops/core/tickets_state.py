@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from psa_chatops.core.errors import N_, Label
+
 
 class Status(StrEnum):
     NEW = "new"
@@ -16,6 +18,10 @@ class Status(StrEnum):
     @property
     def is_done(self) -> bool:
         return self in (Status.RESOLVED, Status.CLOSED)
+
+    @property
+    def label(self) -> Label:
+        return Label(STATUS_LABELS[self])
 
 
 class Source(StrEnum):
@@ -39,4 +45,14 @@ ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.WAITING_CUSTOMER: frozenset({Status.OPEN, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED}),
     Status.RESOLVED: frozenset({Status.OPEN, Status.CLOSED}),
     Status.CLOSED: frozenset(),
+}
+
+
+STATUS_LABELS: dict[Status, str] = {
+    Status.NEW: N_("new"),
+    Status.OPEN: N_("open"),
+    Status.IN_PROGRESS: N_("in progress"),
+    Status.WAITING_CUSTOMER: N_("waiting for customer"),
+    Status.RESOLVED: N_("resolved"),
+    Status.CLOSED: N_("closed"),
 }

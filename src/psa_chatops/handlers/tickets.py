@@ -7,7 +7,7 @@ from __future__ import annotations
 from psa_chatops.core import commands as c
 from psa_chatops.core import events as ev
 from psa_chatops.core import ticket_decisions as decide
-from psa_chatops.core.errors import N_, ForbiddenError, InvalidError
+from psa_chatops.core.errors import N_, ConflictError, ForbiddenError, InvalidError
 from psa_chatops.core.tickets import SlaContext, Ticket
 from psa_chatops.core.tickets_state import Status, Visibility
 from psa_chatops.handlers import actors
@@ -63,6 +63,10 @@ async def assign_ticket(cmd: c.AssignTicket, uow: UnitOfWork, deps: Deps) -> Tic
         actors.ensure_may_assign(uow.context.actor, cmd.assignee_id)
         ticket = await _load(uow, cmd.number)
         assignee = await uow.directory.technician(cmd.assignee_id)
+        if ticket.assignee_id == assignee.id:
+            raise ConflictError(
+                N_("Ticket #{number} is already assigned to {assignee}."), number=ticket.number, assignee=assignee.name
+            )
         if not assignee.can_see_customer(ticket.customer_id):
             raise InvalidError(N_("{name} does not work for this ticket's customer."), name=assignee.name)
         ticket = await uow.tickets.append(ticket, decide.assign_ticket(ticket, cmd, now=deps.clock.now()))

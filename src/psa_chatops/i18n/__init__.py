@@ -111,8 +111,14 @@ def translate(msgid: str, locale: str, /, **params: object) -> str:
 
     An unsupported or unnormalised ``locale`` ("de-DE", "fr") is normalised, falling back to English.
     """
-    text = _translations(normalise_locale(locale, DEFAULT_LOCALE)).gettext(msgid)
-    return _fill(text, params)
+    catalog = _translations(normalise_locale(locale, DEFAULT_LOCALE))
+    text = catalog.gettext(msgid)
+    return _fill(text, {k: catalog.gettext(str(v)) if is_label(v) else v for k, v in params.items()})
+
+
+def is_label(value: object) -> bool:
+    """Parameters marked as labels (``core.errors.Label``: status and priority names) are translated too."""
+    return isinstance(value, str) and getattr(type(value), "translatable", False) is True
 
 
 def translate_plural(singular: str, plural: str, n: int, locale: str, /, **params: object) -> str:

@@ -6,6 +6,7 @@ rebuilt per test. Without the server they skip locally but fail under CI, where 
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from blockbuster import BlockBuster, blockbuster_ctx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from psa_chatops.storage.engine import create_engine
@@ -31,6 +33,27 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith(("PSA_", "SLACK_", "TEAMS_", "MICROSOFT_")):
             monkeypatch.delenv(name)
     yield
+
+
+@pytest.fixture(autouse=True)
+def blockbuster() -> Iterator[BlockBuster]:
+    """Fail any test whose code makes a blocking call on the event loop (aiohttp's conftest does the same).
+
+    Allowed, with reasons: files read once and cached — the gettext catalogs, the Alembic scripts at start-up,
+    and the tz database when a timezone is first used (ZoneInfo caches it). asyncpg looks for ~/.pgpass and
+    client certificates when it opens a pooled connection (upstream behaviour, once per pooled connection).
+    """
+    allowed = (
+        ("src/psa_chatops/i18n/__init__.py", "_translations"),
+        ("src/psa_chatops/storage/migrations/__init__.py", "run_upgrade"),
+        ("src/psa_chatops/core/sla.py", "zone"),
+        ("asyncpg/connect_utils.py", "_parse_connect_dsn_and_args"),
+    )
+    with blockbuster_ctx(["psa_chatops"]) as bb:
+        for name in bb.functions:
+            for path, function in allowed:
+                bb.functions[name].can_block_in(path, function)
+        yield bb
 
 
 @dataclass
@@ -73,7 +96,7 @@ async def _reset_pg_database() -> str:
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """A migrated, empty database: SQLite in a temp file, then the local PostgreSQL."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'psa.db'}" if request.param == "sqlite" else await _reset_pg_database()
-    eng = create_engine(url)
+    eng = await asyncio.to_thread(create_engine, url)
     await upgrade(eng)
     yield eng
     await eng.dispose()
@@ -91,7 +114,7 @@ async def _drop_pg_database() -> None:
 
 @pytest.fixture
 async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    eng = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'psa.db'}")
+    eng = await asyncio.to_thread(create_engine, f"sqlite+aiosqlite:///{tmp_path / 'psa.db'}")
     await upgrade(eng)
     yield eng
     await eng.dispose()

@@ -22,6 +22,9 @@ from tests.handlers.conftest import ContextFor
 
 EVENTS = t.table_of(t.TicketEventRow)
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
+# Use-case logic and permissions are the same on both backends (tests/storage covers PostgreSQL persistence);
+# they run on SQLite only to keep the suite fast. The read-side queries below run on both.
+SQLITE_ONLY = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 
 
 async def open_ticket(bus: MessageBus, context: CommandContext, title: str = "VPN down", **fields: object) -> int:
@@ -46,6 +49,7 @@ def numbers(listing: TicketListView) -> list[int]:
 # --- each use-case returns the ticket as it is now ---------------------------------------------------------------
 
 
+@SQLITE_ONLY
 async def test_open_ticket_returns_the_new_ticket(bus: MessageBus, context_for: ContextFor) -> None:
     view = await bus.handle(
         c.OpenTicket(
@@ -82,6 +86,7 @@ async def test_open_ticket_returns_the_new_ticket(bus: MessageBus, context_for: 
     assert not view.at_risk
 
 
+@SQLITE_ONLY
 async def test_open_ticket_with_an_assignee_opens_it(bus: MessageBus, context_for: ContextFor) -> None:
     view = await bus.handle(
         c.OpenTicket(title="Mail", customer_id="CUST-789", assignee_id="tom"), await context_for("dora")
@@ -90,6 +95,7 @@ async def test_open_ticket_with_an_assignee_opens_it(bus: MessageBus, context_fo
     assert (view.status, view.assignee_id, view.assignee, view.version) == ("open", "tom", "Tom Technician", 3)
 
 
+@SQLITE_ONLY
 async def test_assign_ticket(bus: MessageBus, context_for: ContextFor, clock: FrozenClock) -> None:
     tom = await context_for("tom")
     number = await open_ticket(bus, tom)
@@ -101,6 +107,7 @@ async def test_assign_ticket(bus: MessageBus, context_for: ContextFor, clock: Fr
     assert (view.version, view.updated_at) == (3, clock.now())
 
 
+@SQLITE_ONLY
 async def test_change_status(bus: MessageBus, context_for: ContextFor) -> None:
     tom = await context_for("tom")
     number = await open_ticket(bus, tom)
@@ -111,6 +118,7 @@ async def test_change_status(bus: MessageBus, context_for: ContextFor) -> None:
     assert [s.state for s in view.sla] == ["met", "ok"]  # working on it counts as the first response
 
 
+@SQLITE_ONLY
 async def test_add_note(bus: MessageBus, context_for: ContextFor, clock: FrozenClock) -> None:
     tom = await context_for("tom")
     number = await open_ticket(bus, tom)
@@ -128,6 +136,7 @@ async def test_add_note(bus: MessageBus, context_for: ContextFor, clock: FrozenC
     assert public.sla[0].state == "met"  # a public reply is the first response
 
 
+@SQLITE_ONLY
 async def test_change_priority(bus: MessageBus, context_for: ContextFor, clock: FrozenClock) -> None:
     tom = await context_for("tom")
     number = await open_ticket(bus, tom)
@@ -141,6 +150,7 @@ async def test_change_priority(bus: MessageBus, context_for: ContextFor, clock: 
     assert view.sla[0].percent == 50.0
 
 
+@SQLITE_ONLY
 async def test_escalate_ticket(bus: MessageBus, context_for: ContextFor) -> None:
     tom = await context_for("tom")
     number = await open_ticket(bus, tom, priority=Priority.LOW)
@@ -152,6 +162,7 @@ async def test_escalate_ticket(bus: MessageBus, context_for: ContextFor) -> None
     assert (kept.escalation_level, kept.priority) == (2, "medium")
 
 
+@SQLITE_ONLY
 async def test_close_ticket(bus: MessageBus, context_for: ContextFor) -> None:
     tom = await context_for("tom")
     number = await open_ticket(bus, tom)
@@ -161,6 +172,7 @@ async def test_close_ticket(bus: MessageBus, context_for: ContextFor) -> None:
     assert (view.status, view.resolution, view.actions) == ("closed", "Replaced cable", ())
 
 
+@SQLITE_ONLY
 async def test_opening_a_critical_ticket_escalates_it(bus: MessageBus, context_for: ContextFor) -> None:
     tom = await context_for("tom")
     number = await open_ticket(bus, tom, priority=Priority.CRITICAL)
@@ -173,6 +185,7 @@ async def test_opening_a_critical_ticket_escalates_it(bus: MessageBus, context_f
 # --- who may do what ---------------------------------------------------------------------------------------------
 
 
+@SQLITE_ONLY
 async def test_scoped_technician_cannot_see_or_touch_other_customers(
     db: AsyncEngine, bus: MessageBus, context_for: ContextFor, clock: FrozenClock
 ) -> None:
@@ -201,6 +214,7 @@ async def test_scoped_technician_cannot_see_or_touch_other_customers(
     assert (view.customer_id, view.assignee_id) == ("CUST-100", "sam")
 
 
+@SQLITE_ONLY
 async def test_dispatcher_cannot_assign_a_ticket_to_someone_outside_its_customer(
     bus: MessageBus, context_for: ContextFor
 ) -> None:
@@ -213,6 +227,7 @@ async def test_dispatcher_cannot_assign_a_ticket_to_someone_outside_its_customer
         await bus.handle(c.AssignTicket(number=number, assignee_id="nobody"), dora)
 
 
+@SQLITE_ONLY
 async def test_technician_assigns_only_themselves_dispatcher_and_admin_anyone(
     bus: MessageBus, context_for: ContextFor
 ) -> None:
@@ -229,6 +244,7 @@ async def test_technician_assigns_only_themselves_dispatcher_and_admin_anyone(
     assert (await bus.handle(c.AssignTicket(number=number, assignee_id="tom"), tom)).assignee_id == "tom"
 
 
+@SQLITE_ONLY
 async def test_contact_opens_for_own_customer_and_adds_only_public_notes(
     bus: MessageBus, context_for: ContextFor, clock: FrozenClock
 ) -> None:
@@ -262,6 +278,7 @@ async def test_contact_opens_for_own_customer_and_adds_only_public_notes(
             await bus.handle(command, petra)
 
 
+@SQLITE_ONLY
 async def test_contact_cannot_see_another_customers_ticket(
     bus: MessageBus, context_for: ContextFor, clock: FrozenClock
 ) -> None:
@@ -274,6 +291,7 @@ async def test_contact_cannot_see_another_customers_ticket(
         await bus.handle(c.AddNote(number=globex, body="hi", visibility=Visibility.PUBLIC), petra)
 
 
+@SQLITE_ONLY
 async def test_unlinked_actor_is_forbidden(
     db: AsyncEngine, bus: MessageBus, context_for: ContextFor, clock: FrozenClock
 ) -> None:
@@ -304,6 +322,7 @@ async def test_unlinked_actor_is_forbidden(
 # --- refusals ----------------------------------------------------------------------------------------------------
 
 
+@SQLITE_ONLY
 async def test_invalid_requests_are_refused_with_clear_text_and_change_nothing(
     db: AsyncEngine, bus: MessageBus, context_for: ContextFor
 ) -> None:
@@ -333,6 +352,7 @@ async def test_invalid_requests_are_refused_with_clear_text_and_change_nothing(
     assert await event_count(db) == before
 
 
+@SQLITE_ONLY
 async def test_status_transitions_that_make_no_sense_are_refused(bus: MessageBus, context_for: ContextFor) -> None:
     tom = await context_for("tom")
     number = await open_ticket(bus, tom)

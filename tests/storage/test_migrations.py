@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from blockbuster import BlockBuster
 from sqlalchemy import Connection, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
@@ -37,7 +39,7 @@ def _schema_diff(sync: Connection) -> list[Any]:
 
 
 async def test_head_is_applied(engine: AsyncEngine) -> None:
-    head = head_revision()
+    head = await asyncio.to_thread(head_revision)  # reads the script directory: off the event loop
 
     assert head is not None
     assert await current_revision(engine) == head
@@ -53,7 +55,7 @@ async def test_upgrade_is_idempotent(engine: AsyncEngine) -> None:
     await upgrade(engine)
     await upgrade(engine)
 
-    assert await current_revision(engine) == head_revision()
+    assert await current_revision(engine) == await asyncio.to_thread(head_revision)
     async with engine.connect() as conn:
         versions = (await conn.execute(select(func.count()).select_from(t.table_of(t.CounterRow)))).scalar_one()
         stamps = (await conn.exec_driver_sql("SELECT count(*) FROM alembic_version")).scalar_one()
@@ -68,15 +70,22 @@ async def test_the_migrated_schema_matches_the_models(engine: AsyncEngine) -> No
     assert diff == []
 
 
-async def test_downgrade_to_base_and_back_to_head(engine: AsyncEngine) -> None:
+def _downgrade_to_base(sync: Connection) -> None:
+    command.downgrade(alembic_config(sync), "base")
+
+
+async def test_downgrade_to_base_and_back_to_head(engine: AsyncEngine, blockbuster: BlockBuster) -> None:
+    # Alembic reads its script directory; like ``run_upgrade`` this one-off may block the loop.
+    for function in blockbuster.functions.values():
+        function.can_block_in("tests/storage/test_migrations.py", "_downgrade_to_base")
     async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), "base"))
+        await conn.run_sync(_downgrade_to_base)
     assert await current_revision(engine) is None
     async with engine.connect() as conn:
         assert set(await conn.run_sync(lambda sync: inspect(sync).get_table_names())) <= {"alembic_version"}
 
     await upgrade(engine)
 
-    assert await current_revision(engine) == head_revision()
+    assert await current_revision(engine) == await asyncio.to_thread(head_revision)
     async with engine.connect() as conn:
         assert await conn.run_sync(_schema_diff) == []

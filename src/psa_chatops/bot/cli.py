@@ -17,6 +17,9 @@ from rich.table import Table
 
 from psa_chatops import __version__
 from psa_chatops.bot.settings import Settings, describe_validation_error
+from psa_chatops.storage.engine import create_engine
+from psa_chatops.storage.migrations import upgrade
+from psa_chatops.storage.outbox import OutboxStore
 
 T = TypeVar("T")
 console = Console()
@@ -53,10 +56,7 @@ def run(coro: Awaitable[T]) -> T:
 
 
 async def _engine(settings: Settings) -> Any:
-    from psa_chatops.storage.engine import create_engine
-    from psa_chatops.storage.migrations import upgrade
-
-    engine = create_engine(settings.database_url)
+    engine = await asyncio.to_thread(create_engine, settings.database_url)  # may create the SQLite folder
     await upgrade(engine)
     return engine
 
@@ -248,8 +248,6 @@ def outbox_replay(
 
 
 async def _with_store(settings: Settings, use: Callable[[Any], Awaitable[T]]) -> T:
-    from psa_chatops.storage.outbox import OutboxStore
-
     engine = await _engine(settings)
     try:
         return await use(OutboxStore(engine))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy import select, text
@@ -65,11 +66,11 @@ def config_checks(settings: Settings) -> list[Check]:
 
 
 async def database_checks(settings: Settings) -> list[Check]:
-    engine = create_engine(settings.database_url)
+    engine = await asyncio.to_thread(create_engine, settings.database_url)  # may create the SQLite folder
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-        current, head = await current_revision(engine), head_revision()
+        current, head = await current_revision(engine), await asyncio.to_thread(head_revision)
         checks = [Check("database", True, "reachable")]
         if current != head:
             checks.append(

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    engine = create_engine(settings.database_url)
+    engine = await asyncio.to_thread(create_engine, settings.database_url)  # may create the SQLite folder
     await upgrade(engine)
     app[keys.ENGINE] = engine
     app[keys.BUS] = build_bus(engine, app[keys.CLOCK])

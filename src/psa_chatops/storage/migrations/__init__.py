@@ -21,9 +21,14 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+def run_upgrade(connection: Connection, revision: str = "head") -> None:
+    """Alembic reads its scripts from the package here: a one-off at start-up, before any request is served."""
+    command.upgrade(alembic_config(connection), revision)
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+        await conn.run_sync(run_upgrade, revision)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

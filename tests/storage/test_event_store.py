@@ -313,3 +313,16 @@ async def test_ticket_numbers_count_up_from_the_first_number(
 def test_event_payload_codec_roundtrips(clock: FrozenClock) -> None:
     event = ev.SlaResumed(number=1, occurred_at=clock.now(), due_at={})
     assert ev.from_payload(event.type, number=1, occurred_at=clock.now(), payload=ev.to_payload(event)) == event
+
+
+async def test_concurrent_first_tickets_get_distinct_numbers(
+    db: AsyncEngine, bus: MessageBus, context_for: ContextFor
+) -> None:
+    """The very first tickets race to create the number counter; none may fail or share a number."""
+    tom = await context_for("tom")
+
+    views = await asyncio.gather(
+        *(bus.handle(c.OpenTicket(title=f"T{i}", customer_id="CUST-789"), tom) for i in range(5))
+    )
+
+    assert sorted(v.number for v in views) == list(range(FIRST_TICKET_NUMBER, FIRST_TICKET_NUMBER + 5))

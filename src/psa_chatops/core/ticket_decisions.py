@@ -8,7 +8,13 @@ from psa_chatops.core import commands as cmd
 from psa_chatops.core import events as ev
 from psa_chatops.core.errors import N_, ConflictError, InvalidError
 from psa_chatops.core.priorities import Priority
-from psa_chatops.core.sla import BREACH_THRESHOLD, WARNING_THRESHOLDS, SlaTargetName, add_business_seconds
+from psa_chatops.core.sla import (
+    BREACH_THRESHOLD,
+    WARNING_THRESHOLDS,
+    BusinessCalendar,
+    SlaTargetName,
+    add_business_seconds,
+)
 from psa_chatops.core.tickets import SlaContext, Ticket, is_clock_running
 from psa_chatops.core.tickets_state import ALLOWED_TRANSITIONS, Status, Visibility
 
@@ -48,6 +54,11 @@ def open_ticket(c: cmd.OpenTicket, *, number: int, now: datetime, sla: SlaContex
         ticket = Ticket.replay(events)
         events += assign_ticket(ticket, cmd.AssignTicket(number=number, assignee_id=c.assignee_id), now=now)
     return events
+
+
+def due_from(now: datetime, remaining_seconds: float, calendar: BusinessCalendar) -> datetime:
+    """When a running clock falls due; a clock already overdue is due now, not at the next opening hour."""
+    return add_business_seconds(now, remaining_seconds, calendar) if remaining_seconds > 0 else now
 
 
 def _ensure_not_closed(ticket: Ticket) -> None:
@@ -120,8 +131,7 @@ def _clock_transition(
         if ticket.status.is_done and SlaTargetName.RESOLUTION in ticket.sla:
             clocks[SlaTargetName.RESOLUTION] = ticket.sla[SlaTargetName.RESOLUTION]
         due = {
-            name: add_business_seconds(now, max(0.0, clock.target_seconds - clock.elapsed_before), calendar)
-            for name, clock in clocks.items()
+            name: due_from(now, clock.target_seconds - clock.elapsed_before, calendar) for name, clock in clocks.items()
         }
         return [ev.SlaResumed(number=ticket.number, occurred_at=now, due_at=due)] if due else []
     return []
@@ -164,7 +174,7 @@ def change_priority(ticket: Ticket, priority: Priority, *, now: datetime, sla: S
         elapsed = clock.elapsed(now, old_calendar)
         target = sla.target_seconds(priority, name)
         running = clock.active_since is not None and clock.met_at is None
-        due = add_business_seconds(now, max(0.0, target - elapsed), new_calendar) if running else clock.due_at
+        due = due_from(now, target - elapsed, new_calendar) if running else clock.due_at
         snapshots[name] = ev.SlaClockSnapshot(target_seconds=target, due_at=due, elapsed_seconds=elapsed)
     return [
         ev.TicketPriorityChanged(

@@ -53,7 +53,12 @@ class SqlTicketRepository:
         row = (await self._conn.execute(bump.returning(table.c.value))).first()
         if row is not None:
             return int(row[0])
-        await self._conn.execute(insert(table).values(name=TICKET_COUNTER, value=FIRST_TICKET_NUMBER))
+        try:
+            await self._conn.execute(insert(table).values(name=TICKET_COUNTER, value=FIRST_TICKET_NUMBER))
+        except IntegrityError as exc:  # another first ticket took this number meanwhile: the bus retries
+            raise ConcurrencyError(
+                N_("Ticket #{number} was changed by someone else; please try again."), number=FIRST_TICKET_NUMBER
+            ) from exc
         return FIRST_TICKET_NUMBER
 
     async def append(self, ticket: Ticket | None, events: Sequence[ev.Event]) -> Ticket:

@@ -17,7 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event, select
+
 from bench.common import (
+    DISPATCHER,
+    TicketState,
     Workload,
     count_rows,
     drop_pg_database,
@@ -26,6 +30,7 @@ from bench.common import (
     run_floor,
     run_workload,
     sqlite_url,
+    track,
     write_json,
 )
 from psa_chatops.bot.bootstrap import build_bus
@@ -71,17 +76,70 @@ async def scenario(url: str, *, tickets: int, total: int, concurrency: int, budg
     }
 
 
+async def diagnose(url: str, *, commands: int = 300) -> dict[str, Any]:
+    """Where a command's time goes: SQL statements per command type (counted with a cursor event) and the cost of
+    one primary-key SELECT and of an empty write transaction through the same async engine."""
+    engine, directory = await prepare_database(url)
+    statements = 0
+
+    def count(*_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    per_type: dict[str, list[int]] = {}
+    try:
+        bus = build_bus(engine, SystemClock())
+        workload = Workload(directory, random.Random(7))
+        tickets: list[TicketState] = []
+        for i in range(commands):
+            ticket = workload.rng.choice(tickets) if i >= commands // 10 else None
+            command, tech = workload.next_command(ticket) if ticket else (workload.open_command(), DISPATCHER)
+            statements = 0
+            view = await bus.handle(command, workload.context(tech))
+            per_type.setdefault(type(command).__name__, []).append(statements)
+            if ticket is None:
+                tickets.append(TicketState(view.number, view.status, view.assignee_id))
+            else:
+                track(ticket, command, view)
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        customers = t.table_of(t.CustomerRow)
+        query = select(customers).where(customers.c.id == directory.customers[0].id)
+        async with engine.connect() as conn:
+            started = time.perf_counter()
+            for _ in range(500):
+                (await conn.execute(query)).first()
+            select_us = (time.perf_counter() - started) / 500 * 1e6
+        started = time.perf_counter()
+        for _ in range(200):
+            async with engine.begin():
+                pass
+        begin_us = (time.perf_counter() - started) / 200 * 1e6
+    finally:
+        await engine.dispose()
+    return {
+        "statements_per_command": {k: round(sum(v) / len(v), 1) for k, v in sorted(per_type.items())},
+        "select_by_pk_us": round(select_us),
+        "empty_write_transaction_us": round(begin_us),
+    }
+
+
 async def run_sqlite(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     runs = []
     for concurrency in (1, args.concurrency):
         url = sqlite_url(workdir, f"commands-c{concurrency}.db")
         runs.append(
-            await scenario(
-                url, tickets=args.tickets, total=args.commands, concurrency=concurrency, budget=args.budget
-            )
+            await scenario(url, tickets=args.tickets, total=args.commands, concurrency=concurrency, budget=args.budget)
         )
         print(_line("sqlite", runs[-1]), flush=True)
-    return {"version": sqlite3.sqlite_version, "journal": "WAL, synchronous=NORMAL", "runs": runs}
+    diagnostics = await diagnose(sqlite_url(workdir, "diagnose.db"))
+    print(f"sqlite     diagnostics {diagnostics}", flush=True)
+    return {
+        "version": sqlite3.sqlite_version,
+        "journal": "WAL, synchronous=NORMAL",
+        "runs": runs,
+        "diagnostics": diagnostics,
+    }
 
 
 async def run_postgres(args: argparse.Namespace) -> dict[str, Any]:
@@ -99,9 +157,12 @@ async def run_postgres(args: argparse.Namespace) -> dict[str, Any]:
                 )
             )
             print(_line("postgresql", runs[-1]), flush=True)
+        url, _ = await reset_pg_database()
+        diagnostics = await diagnose(url) if url else {}
+        print(f"postgresql diagnostics {diagnostics}", flush=True)
     finally:
         await drop_pg_database()
-    return {"version": version, "runs": runs}
+    return {"version": version, "runs": runs, "diagnostics": diagnostics}
 
 
 def _line(backend: str, run: dict[str, Any]) -> str:

@@ -188,7 +188,9 @@ class Workload:
             body = f"Update {ticket.notes + 1}: checked the event log, rebooted the service and watched it for a while."
             return c.AddNote(number=ticket.number, body=body, visibility=visibility), actor
         if roll < 0.75:
-            choices = [s for s in (Status.OPEN, Status.IN_PROGRESS, Status.WAITING_CUSTOMER) if s.value != ticket.status]
+            choices = [
+                s for s in (Status.OPEN, Status.IN_PROGRESS, Status.WAITING_CUSTOMER) if s.value != ticket.status
+            ]
             return c.ChangeStatus(number=ticket.number, status=self.rng.choice(choices)), actor
         assignee = self.rng.choice([x for x in WORKERS if x != ticket.assignee_id])
         return c.AssignTicket(number=ticket.number, assignee_id=assignee), DISPATCHER
@@ -238,7 +240,9 @@ async def run_workload(
     that each own their own tickets (no optimistic-concurrency retries by construction)."""
     timing = Timing()
     shares = [tickets // concurrency + (1 if k < tickets % concurrency else 0) for k in range(concurrency)]
-    mixes = [(total - tickets) // concurrency + (1 if k < (total - tickets) % concurrency else 0) for k in range(concurrency)]
+    mixes = [
+        (total - tickets) // concurrency + (1 if k < (total - tickets) % concurrency else 0) for k in range(concurrency)
+    ]
 
     async def timed(command: c.Command, tech: str) -> Any:
         if time.monotonic() > deadline:

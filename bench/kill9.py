@@ -272,6 +272,7 @@ async def scenario(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         finally:
             await driver.kill()
             await service.stop()
+            note(f"service stopped (SIGTERM), exit {service.proc.returncode if service.proc else None}")
             await runner.cleanup()
     result = await check(url, driver.acks, counter, n)
     result.update(

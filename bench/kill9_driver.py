@@ -19,6 +19,7 @@ import time
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.common import DISPATCHER, Directory, Workload
 from psa_chatops.bot import demo_data as d
 from psa_chatops.bot.bootstrap import build_bus
 from psa_chatops.core import commands as c
@@ -26,8 +27,6 @@ from psa_chatops.core.tickets_state import Visibility
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.engine import create_engine
 from psa_chatops.storage.unit_of_work import SystemClock
-
-from bench.common import DISPATCHER, Directory, Workload
 
 OPEN_EVERY = 5
 

@@ -27,12 +27,11 @@ SHARED_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """No PSA_*/SLACK_*/TEAMS_* variable of the developer's shell leaks into a test."""
     for name in list(os.environ):
         if name.startswith(("PSA_", "SLACK_", "TEAMS_", "MICROSOFT_")):
             monkeypatch.delenv(name)
-    yield
 
 
 @pytest.fixture(autouse=True)

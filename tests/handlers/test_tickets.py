@@ -469,3 +469,14 @@ async def test_sla_at_risk_after_time_passes(bus: MessageBus, context_for: Conte
     assert numbers(await at_risk(sam)) == []
     with pytest.raises(ForbiddenError, match="Only technicians"):
         await at_risk(petra)
+
+
+async def test_search_treats_percent_and_underscore_literally(
+    bus: MessageBus, context_for: ContextFor, clock: FrozenClock
+) -> None:
+    tom = await context_for("tom")
+    await bus.handle(c.OpenTicket(title="Disk 100% full", customer_id="CUST-789"), tom)
+    await bus.handle(c.OpenTicket(title="Disk 1000 files", customer_id="CUST-789"), tom)
+    found = await queries.search("100%", uow=bus.uow_factory(tom), now=clock.now())
+    assert [t.title for t in found.tickets] == ["Disk 100% full"]
+    assert (await queries.search("_", uow=bus.uow_factory(tom), now=clock.now())).total == 0

@@ -237,9 +237,15 @@ async def test_claim_respects_the_limit_and_id_order(engine: AsyncEngine, clock:
 async def test_claim_keeps_order_per_destination_and_ticket(engine: AsyncEngine, clock: FrozenClock) -> None:
     store = OutboxStore(engine)
     a1_one, a1_two, a2_one, a2_two, b1_one, a3_one = await add_rows(
-        engine, clock, ("slack:ONE", 7), ("slack:TWO", 7), ("slack:ONE", 7), ("slack:TWO", 7), ("slack:ONE", 8),
+        engine,
+        clock,
         ("slack:ONE", 7),
-    )  # fmt: skip
+        ("slack:TWO", 7),
+        ("slack:ONE", 7),
+        ("slack:TWO", 7),
+        ("slack:ONE", 8),
+        ("slack:ONE", 7),
+    )
 
     # later rows of the same (destination, ticket) wait; other tickets and destinations do not
     assert await claimed_ids(store, clock) == [a1_one, a1_two, b1_one]
@@ -391,3 +397,35 @@ async def test_concurrent_claimers_never_share_a_row(engine: AsyncEngine, clock:
             await stores[0].settle([Outcome(i, RowStatus.DELIVERED) for i in ids], now=clock.now())
     finally:
         await other.dispose()
+
+
+def test_dispatcher_rule_hears_escalations_whatever_its_filters() -> None:
+    from datetime import UTC, datetime
+
+    from psa_chatops.core.events import TicketEscalated
+    from psa_chatops.core.priorities import Priority
+    from psa_chatops.core.routing import Category, RoutingRule
+
+    rule = RoutingRule(
+        1, "slack:D", frozenset(Category), customer_id="CUST-100", min_priority=Priority.CRITICAL, dispatchers=True
+    )
+    page = TicketEscalated(
+        number=1,
+        occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+        level=1,
+        reason="sla_breach",
+        from_priority=Priority.LOW,
+        to_priority=Priority.MEDIUM,
+        notify_dispatchers=True,
+    )
+    assert rule.matches(page, customer_id="CUST-789", priority=Priority.LOW)
+    quiet = TicketEscalated(
+        number=1,
+        occurred_at=page.occurred_at,
+        level=1,
+        reason="manual",
+        from_priority=Priority.LOW,
+        to_priority=Priority.LOW,
+        notify_dispatchers=False,
+    )
+    assert not rule.matches(quiet, customer_id="CUST-789", priority=Priority.LOW)

@@ -45,9 +45,11 @@ class RoutingRule:
     dispatchers: bool = False
 
     def matches(self, event: ev.Event, *, customer_id: str, priority: Priority) -> bool:
+        if self._dispatcher_page(event):
+            return True
         category = CATEGORY_OF.get(type(event))
         if category is None or category not in self.categories:
-            return self._dispatcher_page(event)
+            return False
         if self.customer_id is not None and self.customer_id != customer_id:
             return False
         return self.min_priority is None or priority.at_least(self.min_priority)

@@ -157,8 +157,14 @@ def _filtered(stmt: Any, q: TicketFilter) -> Any:
     if q.assignee_id:
         stmt = stmt.where(table.c.assignee_id == q.assignee_id)
     if q.text:
-        pattern = f"%{q.text.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(table.c.title).like(pattern), func.lower(table.c.description).like(pattern)))
+        needle = q.text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{needle}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(table.c.title).like(pattern, escape="\\"),
+                func.lower(table.c.description).like(pattern, escape="\\"),
+            )
+        )
     return stmt
 
 

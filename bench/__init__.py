@@ -1,1 +1,1 @@
-"""Benchmarks for psa-chatops: `make bench` (``.venv/bin/python bench/run_all.py``) runs them and writes BENCHMARKS.md."""
+"""Benchmarks for psa-chatops: ``make bench`` runs them all and rewrites BENCHMARKS.md."""

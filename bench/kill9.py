@@ -82,8 +82,8 @@ class Driver:
             if len(parts) == 4 and parts[0] == "ACK":
                 self.acks[int(parts[1])] = (int(parts[2]), int(parts[3]))
 
-    async def wait_for_acks(self, count: int, timeout: float) -> None:  # noqa: ASYNC109
-        end = time.monotonic() + timeout
+    async def wait_for_acks(self, count: int, within: float) -> None:
+        end = time.monotonic() + within
         while len(self.acks) < count:
             if time.monotonic() > end:
                 raise TimeoutError(f"driver reached {len(self.acks)} ACKs, wanted {count}")
@@ -98,10 +98,11 @@ class Driver:
         if self.reader is not None:
             await self.reader
 
-    async def finish(self, timeout: float) -> int:  # noqa: ASYNC109
-        assert self.proc is not None and self.reader is not None
+    async def finish(self, within: float) -> int:
+        assert self.proc is not None
+        assert self.reader is not None
         try:
-            code = await asyncio.wait_for(self.proc.wait(), timeout)
+            code = await asyncio.wait_for(self.proc.wait(), within)
         except TimeoutError:
             await self.kill()
             raise
@@ -120,12 +121,12 @@ class Service:
     proc: asyncio.subprocess.Process | None = None
     starts: int = 0
 
-    async def start(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    async def start(self, within: float = 30.0) -> None:
         self.starts += 1
         self.proc = await asyncio.create_subprocess_exec(
             str(PSA), "serve", cwd=self.cwd, env=self.env, stdout=self.log, stderr=self.log
         )
-        end = time.monotonic() + timeout
+        end = time.monotonic() + within
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
             while time.monotonic() < end:
                 if self.proc.returncode is not None:
@@ -172,9 +173,9 @@ async def outbox_counts(url: str) -> dict[str, int]:
     return {str(s): int(n) for s, n in rows}
 
 
-async def wait_drained(url: str, timeout: float) -> tuple[bool, float]:  # noqa: ASYNC109
+async def wait_drained(url: str, within: float) -> tuple[bool, float]:
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
+    while time.monotonic() - started < within:
         if (await outbox_counts(url)).get(RowStatus.PENDING.value, 0) == 0:
             return True, time.monotonic() - started
         await asyncio.sleep(0.2)
@@ -254,7 +255,7 @@ async def scenario(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             note("driver started")
             plan = [(0.30, "service"), (0.55, "driver"), (0.75, "service")]
             for fraction, victim in plan:
-                await driver.wait_for_acks(int(n * fraction), timeout=60)
+                await driver.wait_for_acks(int(n * fraction), within=60)
                 if victim == "service":
                     await service.kill()
                     note(f"SIGKILL service at {len(driver.acks)} ACKs, {counter.requests} deliveries received")
@@ -265,9 +266,9 @@ async def scenario(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     note(f"SIGKILL driver at {len(driver.acks)} ACKs")
                     await driver.start()
                     note(f"driver restarted at command {driver.next_index}")
-            code = await driver.finish(timeout=90)
+            code = await driver.finish(within=90)
             note(f"driver finished (exit {code}) with {len(driver.acks)} ACKs")
-            drained, waited = await wait_drained(url, timeout=args.drain_timeout)
+            drained, waited = await wait_drained(url, within=args.drain_timeout)
             note(f"outbox {'drained' if drained else 'NOT drained'} after {waited:.1f}s more")
         finally:
             await driver.kill()

@@ -205,11 +205,11 @@ def exactly_once(stats: dict[str, Any], expected: set[str]) -> dict[str, Any]:
 
 
 async def baseline(
-    session: aiohttp.ClientSession, rows: Sequence[Any], *, concurrency: int, timeout: float
+    session: aiohttp.ClientSession, rows: Sequence[Any], *, concurrency: int, request_seconds: float
 ) -> tuple[float, int]:
     """A bare client: the same JSON bodies and Idempotency-Keys, the same concurrency, the same sink."""
     slots = asyncio.Semaphore(concurrency)
-    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    client_timeout = aiohttp.ClientTimeout(total=request_seconds)
     failures = 0
 
     async def post(row: Any) -> None:
@@ -249,7 +249,10 @@ async def run_backend(url: str, sink: SinkProcess, args: argparse.Namespace) -> 
         async with aiohttp.ClientSession(timeout=timeout) as session:
             await sink.reset(session)
             base_seconds, base_failures = await baseline(
-                session, rows, concurrency=settings.dispatcher_concurrency, timeout=settings.webhook_timeout_seconds
+                session,
+                rows,
+                concurrency=settings.dispatcher_concurrency,
+                request_seconds=settings.webhook_timeout_seconds,
             )
             base_check = exactly_once(await sink.stats(session), expected)
 

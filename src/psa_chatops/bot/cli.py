@@ -103,7 +103,11 @@ def worker() -> None:
     """Run only the background work (outbox dispatcher + SLA scheduler), for a separate worker process."""
     from psa_chatops.bot.worker_process import run_worker
 
+    from psa_chatops.bot.logs import configure_logging
+
     settings = load_settings(run_background=True)
+    configure_logging(settings.log_level, settings.log_format)
+    err.print(f"psa-chatops {__version__} worker: dispatcher + scheduler on {settings.redacted_database_url()}")
     run(run_worker(settings))
 
 

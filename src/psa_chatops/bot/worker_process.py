@@ -12,7 +12,6 @@ import signal
 from aiohttp import web
 
 from psa_chatops.bot import keys, lifecycle
-from psa_chatops.bot.logs import configure_logging
 from psa_chatops.bot.metrics import Metrics
 from psa_chatops.bot.settings import Settings
 from psa_chatops.storage.unit_of_work import SystemClock
@@ -28,7 +27,6 @@ def create_worker_app(settings: Settings) -> web.Application:
 
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    configure_logging(settings.log_level, settings.log_format)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -101,9 +101,8 @@ def _serve(settings: Settings) -> None:
 @app.command()
 def worker() -> None:
     """Run only the background work (outbox dispatcher + SLA scheduler), for a separate worker process."""
-    from psa_chatops.bot.worker_process import run_worker
-
     from psa_chatops.bot.logs import configure_logging
+    from psa_chatops.bot.worker_process import run_worker
 
     settings = load_settings(run_background=True)
     configure_logging(settings.log_level, settings.log_format)

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import random
+import re
 import sqlite3
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from bench.common import (
     DISPATCHER,
@@ -35,9 +40,15 @@ from bench.common import (
 )
 from psa_chatops.bot.bootstrap import build_bus
 from psa_chatops.storage import tables as t
+from psa_chatops.storage.engine import is_sqlite
 from psa_chatops.storage.unit_of_work import SystemClock
 
 TARGET_SQLITE = 1000.0  # commands/s, from the issue
+REFERENCE_READ = re.compile(
+    r"\s*SELECT\b.*?\bFROM (customers|sla_policies|technicians|contacts|assets|routing_rules|actor_links"
+    r"|maintenance_windows)\b",
+    re.IGNORECASE | re.DOTALL,
+)
 WARMUP_TICKETS, WARMUP_COMMANDS = 8, 40
 
 
@@ -76,33 +87,121 @@ async def scenario(url: str, *, tickets: int, total: int, concurrency: int, budg
     }
 
 
+class SqlTimer:
+    """Adds up the wall time spent awaiting the engine (connect, begin, execute, commit, close) while active, by
+    wrapping the ``AsyncConnection`` / ``AsyncTransaction`` methods; the originals are restored on exit."""
+
+    TARGETS = (
+        (AsyncConnection, "start"),
+        (AsyncConnection, "execute"),
+        (AsyncConnection, "close"),
+        (AsyncTransaction, "start"),
+        (AsyncTransaction, "commit"),
+        (AsyncTransaction, "rollback"),
+    )
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._saved: list[tuple[type, str, Any]] = []
+
+    def __enter__(self) -> SqlTimer:
+        for cls, name in self.TARGETS:
+            original = getattr(cls, name)
+            self._saved.append((cls, name, original))
+            setattr(cls, name, self._timed(original))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for cls, name, original in self._saved:
+            setattr(cls, name, original)
+
+    def _timed(self, original: Any) -> Any:
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        return timed
+
+
+class SqlEvents:
+    """Listens on the ``Engine`` *class*, so it sees every engine, including one that a unit of work runs on in
+    another thread: counts cursor executions (with their SQL and parameters) and adds up the time inside
+    ``Connection.execute`` (compile, execute, result set-up) and inside the DBAPI cursor alone."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+        self.execute_seconds = self.cursor_seconds = 0.0
+        self.foreign_engine = False
+        self._ours: Any = None
+        self._local = threading.local()
+        self._hooks = (
+            ("before_execute", self._before_execute),
+            ("after_execute", self._after_execute),
+            ("before_cursor_execute", self._before_cursor),
+            ("after_cursor_execute", self._after_cursor),
+        )
+
+    def watch(self, engine: Any) -> SqlEvents:
+        self._ours = engine
+        for name, hook in self._hooks:
+            event.listen(Engine, name, hook)
+        return self
+
+    def close(self) -> None:
+        for name, hook in self._hooks:
+            event.remove(Engine, name, hook)
+
+    def _before_execute(self, *_: Any) -> None:
+        self._local.execute = time.perf_counter()
+
+    def _after_execute(self, *_: Any) -> None:
+        self.execute_seconds += time.perf_counter() - getattr(self._local, "execute", time.perf_counter())
+
+    def _before_cursor(self, conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        self.seen.append((statement, repr(parameters)))
+        self.foreign_engine = self.foreign_engine or conn.engine is not self._ours
+        self._local.cursor = time.perf_counter()
+
+    def _after_cursor(self, *_: Any) -> None:
+        self.cursor_seconds += time.perf_counter() - getattr(self._local, "cursor", time.perf_counter())
+
+
 async def diagnose(url: str, *, commands: int = 300) -> dict[str, Any]:
-    """Where a command's time goes: SQL statements per command type (counted with a cursor event) and the cost of
-    one primary-key SELECT and of an empty write transaction through the same async engine."""
+    """Where a command's time goes, in a separate sequential pass: SQL statements per command type, time inside
+    SQLAlchemy's ``Connection.execute`` and inside the driver, time spent awaiting the ``AsyncEngine``, and the cost
+    of one primary-key SELECT and of an empty write transaction through the same engine."""
     engine, directory = await prepare_database(url)
-    statements = 0
-
-    def count(*_: Any) -> None:
-        nonlocal statements
-        statements += 1
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
     per_type: dict[str, list[int]] = {}
+    repeated: list[int] = []
+    reference: list[int] = []
+    sql = SqlEvents()
     try:
         bus = build_bus(engine, SystemClock())
         workload = Workload(directory, random.Random(7))
+        await run_workload(bus, workload, tickets=1, total=1, concurrency=1, deadline=time.monotonic() + 30)
         tickets: list[TicketState] = []
-        for i in range(commands):
-            ticket = workload.rng.choice(tickets) if i >= commands // 10 else None
-            command, tech = workload.next_command(ticket) if ticket else (workload.open_command(), DISPATCHER)
-            statements = 0
-            view = await bus.handle(command, workload.context(tech))
-            per_type.setdefault(type(command).__name__, []).append(statements)
-            if ticket is None:
-                tickets.append(TicketState(view.number, view.status, view.assignee_id))
-            else:
-                track(ticket, command, view)
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        sql.watch(engine.sync_engine)
+        try:
+            with SqlTimer() as awaited:
+                started = time.perf_counter()
+                for i in range(commands):
+                    ticket = workload.rng.choice(tickets) if i >= commands // 10 else None
+                    command, tech = workload.next_command(ticket) if ticket else (workload.open_command(), DISPATCHER)
+                    sql.seen.clear()
+                    view = await bus.handle(command, workload.context(tech))
+                    per_type.setdefault(type(command).__name__, []).append(len(sql.seen))
+                    repeated.append(len(sql.seen) - len(set(sql.seen)))
+                    reference.append(sum(bool(REFERENCE_READ.match(text)) for text, _ in sql.seen))
+                    if ticket is None:
+                        tickets.append(TicketState(view.number, view.status, view.assignee_id))
+                    else:
+                        track(ticket, command, view)
+                wall = time.perf_counter() - started
+        finally:
+            sql.close()
         customers = t.table_of(t.CustomerRow)
         query = select(customers).where(customers.c.id == directory.customers[0].id)
         async with engine.connect() as conn:
@@ -117,11 +216,56 @@ async def diagnose(url: str, *, commands: int = 300) -> dict[str, Any]:
         begin_us = (time.perf_counter() - started) / 200 * 1e6
     finally:
         await engine.dispose()
+    plain_us = await asyncio.to_thread(_plain_sqlite_select_us, url, directory.customers[0].id)
+    every = [n for v in per_type.values() for n in v]
+
+    def per_command(seconds: float) -> float:
+        return round(seconds / commands * 1000, 2)
+
     return {
         "statements_per_command": {k: round(sum(v) / len(v), 1) for k, v in sorted(per_type.items())},
+        "statements_mean": round(sum(every) / len(every), 1),
+        "repeated_statements_mean": round(sum(repeated) / len(repeated), 1),
+        "reference_reads_mean": round(sum(reference) / len(reference), 1),
+        "units_of_work_on_another_engine": sql.foreign_engine,
+        "command_ms": per_command(wall),
+        "sqlalchemy_execute_ms": per_command(sql.execute_seconds),
+        "driver_ms": per_command(sql.cursor_seconds),
+        "awaiting_async_engine_ms": per_command(awaited.seconds),
+        "awaiting_async_engine_share": round(awaited.seconds / wall, 3),
         "select_by_pk_us": round(select_us),
         "empty_write_transaction_us": round(begin_us),
+        "plain_sqlite3_select_us": plain_us,
     }
+
+
+def _plain_sqlite_select_us(url: str, customer_id: str) -> float | None:
+    """The same primary-key SELECT on a plain, synchronous ``sqlite3`` connection (SQLite only)."""
+    database = make_url(url).database
+    if not is_sqlite(url) or not database:
+        return None
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        started = time.perf_counter()
+        for _ in range(2000):
+            conn.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone()
+        return round((time.perf_counter() - started) / 2000 * 1e6, 1)
+
+
+async def probe_first_opens(url: str, *, tasks: int = 8) -> dict[str, Any]:
+    """Fire ``tasks`` OpenTickets at once as the very first commands of a fresh database and count failures
+    (the ticket counter row does not exist yet, so they race to create it)."""
+    engine, directory = await prepare_database(url)
+    try:
+        bus = build_bus(engine, SystemClock())
+        workload = Workload(directory, random.Random(3))
+        context = workload.context(DISPATCHER)
+        outcomes = await asyncio.gather(
+            *(bus.handle(workload.open_command(), context) for _ in range(tasks)), return_exceptions=True
+        )
+    finally:
+        await engine.dispose()
+    errors = [f"{type(o).__name__}: {str(o).splitlines()[0][:160]}" for o in outcomes if isinstance(o, BaseException)]
+    return {"tasks": tasks, "failed": len(errors), "errors": sorted(set(errors))}
 
 
 async def run_sqlite(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -134,11 +278,14 @@ async def run_sqlite(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         print(_line("sqlite", runs[-1]), flush=True)
     diagnostics = await diagnose(sqlite_url(workdir, "diagnose.db"))
     print(f"sqlite     diagnostics {diagnostics}", flush=True)
+    probe = await probe_first_opens(sqlite_url(workdir, "probe.db"))
+    print(f"sqlite     {probe['tasks']} concurrent first OpenTickets: {probe['failed']} failed", flush=True)
     return {
         "version": sqlite3.sqlite_version,
         "journal": "WAL, synchronous=NORMAL",
         "runs": runs,
         "diagnostics": diagnostics,
+        "first_opens_probe": probe,
     }
 
 
@@ -160,9 +307,12 @@ async def run_postgres(args: argparse.Namespace) -> dict[str, Any]:
         url, _ = await reset_pg_database()
         diagnostics = await diagnose(url) if url else {}
         print(f"postgresql diagnostics {diagnostics}", flush=True)
+        url, _ = await reset_pg_database()
+        probe = await probe_first_opens(url) if url else {}
+        print(f"postgresql {probe.get('tasks')} concurrent first OpenTickets: {probe.get('failed')} failed", flush=True)
     finally:
         await drop_pg_database()
-    return {"version": version, "runs": runs, "diagnostics": diagnostics}
+    return {"version": version, "runs": runs, "diagnostics": diagnostics, "first_opens_probe": probe}
 
 
 def _line(backend: str, run: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,7 +42,8 @@ PG_ADMIN_DSN = os.environ.get("PSA_BENCH_PG_ADMIN", "postgresql://postgres@127.0
 PG_BENCH_DB = "psa_bench"
 WORKERS = ("t-jan", "t-mia", "t-tom", "t-noah")  # technicians without a customer scope
 DISPATCHER = "t-dispatch"
-OPEN_PRIORITIES = ((Priority.HIGH, 20), (Priority.MEDIUM, 50), (Priority.LOW, 30))  # no CRITICAL: see README
+# No CRITICAL: a critical ticket triggers an escalation reaction, i.e. a second transaction for one command.
+OPEN_PRIORITIES = ((Priority.HIGH, 20), (Priority.MEDIUM, 50), (Priority.LOW, 30))
 FLOOR = Table(
     "bench_floor",
     MetaData(),

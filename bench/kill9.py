@@ -17,24 +17,28 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
 from sqlalchemy import func, select
 
-from bench.common import REPO, prepare_database, sqlite_url, webhook_rule, write_json
+from bench.common import REPO, percentile, prepare_database, sqlite_url, webhook_rule, write_json
 from bench.sink import KeyCounter, start_sink
+from psa_chatops.bot.settings import Settings
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.engine import create_engine
-from psa_chatops.storage.outbox import OUTBOX, RowStatus
+from psa_chatops.storage.outbox import OUTBOX, RowStatus, idempotency_key
 
 PSA = Path(sys.executable).parent / "psa"
 MARKER = re.compile(r"\[k9-(\d+)\]")
+PLAN = [(0.30, "service"), (0.55, "driver"), (0.75, "service")]  # (fraction of commands ACKed, what to SIGKILL)
 LEASE_SECONDS = 3.0  # the default is 60 s: rows claimed by a killed dispatcher wait that long to be re-claimed
 
 
@@ -46,6 +50,8 @@ class Driver:
     total: int
     log: TextIO
     acks: dict[int, tuple[int, int]] = field(default_factory=dict)
+    acked_at: dict[int, float] = field(default_factory=dict)  # index -> time.monotonic() the ACK was read
+    pace_ms: float = 0.0
     proc: asyncio.subprocess.Process | None = None
     reader: asyncio.Task[None] | None = None
     starts: int = 0
@@ -68,6 +74,8 @@ class Driver:
             str(self.total),
             "--max-seconds",
             "90",
+            "--pace-ms",
+            str(self.pace_ms),
             cwd=REPO,
             stdout=asyncio.subprocess.PIPE,
             stderr=self.log,
@@ -81,6 +89,7 @@ class Driver:
             parts = raw.decode().split()
             if len(parts) == 4 and parts[0] == "ACK":
                 self.acks[int(parts[1])] = (int(parts[2]), int(parts[3]))
+                self.acked_at[int(parts[1])] = time.monotonic()
 
     async def wait_for_acks(self, count: int, within: float) -> None:
         end = time.monotonic() + within
@@ -163,33 +172,44 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def outbox_counts(url: str) -> dict[str, int]:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            rows = (await conn.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status))).all()
-    finally:
-        await engine.dispose()
+def _read(database: Path, sql: str, *params: Any) -> list[Any]:
+    """A plain read-only sqlite3 query: WAL readers never wait for the writers being observed."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+async def outbox_counts(database: Path) -> dict[str, int]:
+    rows = await asyncio.to_thread(_read, database, "SELECT status, count(*) FROM outbox GROUP BY status")
     return {str(s): int(n) for s, n in rows}
 
 
-async def wait_drained(url: str, within: float) -> tuple[bool, float]:
+async def claimed_rows(database: Path) -> int:
+    """Pending rows under a live lease: claimed by the dispatcher, delivery not yet settled."""
+    now = datetime.now(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")  # how SQLite stores UtcDateTime
+    sql = "SELECT count(*) FROM outbox WHERE status = ? AND claimed_until > ?"
+    rows = await asyncio.to_thread(_read, database, sql, RowStatus.PENDING.value, now)
+    return int(rows[0][0])
+
+
+async def wait_drained(database: Path, within: float) -> tuple[bool, float]:
     started = time.monotonic()
     while time.monotonic() - started < within:
-        if (await outbox_counts(url)).get(RowStatus.PENDING.value, 0) == 0:
+        if (await outbox_counts(database)).get(RowStatus.PENDING.value, 0) == 0:
             return True, time.monotonic() - started
         await asyncio.sleep(0.2)
     return False, time.monotonic() - started
 
 
-async def check(url: str, acks: dict[int, tuple[int, int]], counter: KeyCounter, total: int) -> dict[str, Any]:
+async def check(url: str, driver: Driver, counter: KeyCounter, destination: str) -> dict[str, Any]:
+    acks = driver.acks
     engine = create_engine(url)
     events = t.table_of(t.TicketEventRow)
     try:
         async with engine.connect() as conn:
             event_rows = (await conn.execute(select(events.c.aggregate_id, events.c.version, events.c.payload))).all()
             keys = set((await conn.execute(select(OUTBOX.c.idempotency_key))).scalars())
-            statuses = dict((await conn.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status))).all())
+            by_status = select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)
+            statuses: dict[Any, Any] = dict((await conn.execute(by_status)).all())
     finally:
         await engine.dispose()
     committed: dict[int, list[tuple[int, int]]] = {}
@@ -200,8 +220,13 @@ async def check(url: str, acks: dict[int, tuple[int, int]], counter: KeyCounter,
             committed.setdefault(int(found.group(1)), []).append((row.aggregate_id, row.version))
     lost = [i for i, (number, _version) in acks.items() if number not in {n for n, _ in committed.get(i, [])}]
     received = set(counter.keys)
+    lags = []  # commit ACK read by us -> first arrival of that command's event at the sink
+    for i, (number, version) in acks.items():
+        arrived = counter.first_seen.get(idempotency_key(f"{number}:{version}", destination))
+        if arrived is not None:
+            lags.append(arrived - driver.acked_at[i])
     return {
-        "commands_planned": total,
+        "commands_planned": driver.total,
         "commands_acknowledged": len(acks),
         "commands_committed": sum(len(v) for v in committed.values()),
         "distinct_commands_committed": len(committed),
@@ -215,21 +240,30 @@ async def check(url: str, acks: dict[int, tuple[int, int]], counter: KeyCounter,
         "duplicates_received": sum(n - 1 for n in counter.keys.values() if n > 1),
         "missing": len(keys - received),
         "unexpected_keys": len(received - keys),
+        "delivery_lag_ms": {
+            "p50": round(percentile(lags, 50) * 1000),
+            "p95": round(percentile(lags, 95) * 1000),
+            "max": round(max(lags, default=0) * 1000),
+        },
     }
 
 
 async def scenario(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    url = sqlite_url(tmp, "kill9.db")
-    counter = KeyCounter()
+    database = tmp / "kill9.db"
+    url = sqlite_url(tmp, database.name)
+    counter = KeyCounter(delay=args.sink_delay_ms / 1000)
     runner, sink_port = await start_sink(counter)
     timeline: list[str] = []
+    kills: list[dict[str, Any]] = []
     started = time.monotonic()
 
     def note(what: str) -> None:
         timeline.append(f"{time.monotonic() - started:6.2f}s  {what}")
         print(f"  {timeline[-1]}", flush=True)
 
-    engine, _ = await prepare_database(url, rules=[webhook_rule(f"http://127.0.0.1:{sink_port}/psa-events")])
+    rule = webhook_rule(f"http://127.0.0.1:{sink_port}/psa-events")
+    destination = rule.destination
+    engine, _ = await prepare_database(url, rules=[rule])
     await engine.dispose()
     port = _free_port()
     env = _clean_env() | {
@@ -247,43 +281,67 @@ async def scenario(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     code, drained = -1, False
     with (tmp / "service.log").open("w") as service_log, (tmp / "driver.log").open("w") as driver_log:
         service = Service(env, port, tmp, service_log)
-        driver = Driver(url, n, driver_log)
+        driver = Driver(url, n, driver_log, pace_ms=args.pace_ms)
+        restarting: asyncio.Task[None] | None = None  # the driver keeps committing while the service restarts
         try:
             await service.start()
             note(f"service up on :{port}, sink on :{sink_port}")
             await driver.start()
             note("driver started")
-            plan = [(0.30, "service"), (0.55, "driver"), (0.75, "service")]
-            for fraction, victim in plan:
+
+            async def restart() -> None:
+                await service.start()
+                note("service restarted and healthy")
+
+            for fraction, victim in PLAN:
                 await driver.wait_for_acks(int(n * fraction), within=60)
                 if victim == "service":
+                    if restarting is not None:
+                        await restarting
                     await service.kill()
-                    note(f"SIGKILL service at {len(driver.acks)} ACKs, {counter.requests} deliveries received")
-                    await service.start()
-                    note("service restarted")
+                    acked, received = len(driver.acks), counter.requests
+                    in_flight = await claimed_rows(database)
+                    kills.append({"victim": "service", "acks": acked, "received": received, "in_flight": in_flight})
+                    note(
+                        f"SIGKILL service at {acked} ACKs, {received} deliveries received so far,"
+                        f" {in_flight} rows claimed and not settled"
+                    )
+                    restarting = asyncio.create_task(restart())
                 else:
                     await driver.kill()
-                    note(f"SIGKILL driver at {len(driver.acks)} ACKs")
+                    kills.append({"victim": "driver", "acks": len(driver.acks), "received": counter.requests})
+                    note(f"SIGKILL driver at {len(driver.acks)} ACKs (the next command was in flight or about to be)")
                     await driver.start()
                     note(f"driver restarted at command {driver.next_index}")
+            if restarting is not None:
+                await restarting
             code = await driver.finish(within=90)
             note(f"driver finished (exit {code}) with {len(driver.acks)} ACKs")
-            drained, waited = await wait_drained(url, within=args.drain_timeout)
+            drained, waited = await wait_drained(database, within=args.drain_timeout)
             note(f"outbox {'drained' if drained else 'NOT drained'} after {waited:.1f}s more")
         finally:
+            if restarting is not None and not restarting.done():
+                restarting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await restarting
             await driver.kill()
             await service.stop()
             note(f"service stopped (SIGTERM), exit {service.proc.returncode if service.proc else None}")
             await runner.cleanup()
-    result = await check(url, driver.acks, counter, n)
+    result = await check(url, driver, counter, destination)
     result.update(
         driver_exit=code,
         drained=drained,
         service_starts=service.starts,
         driver_starts=driver.starts,
         lease_seconds=LEASE_SECONDS,
+        default_lease_seconds=Settings.model_fields["dispatcher_lease_seconds"].default,
+        dispatcher_batch=Settings.model_fields["dispatcher_batch"].default,
+        pace_ms=args.pace_ms,
+        sink_delay_ms=args.sink_delay_ms,
         seconds=round(time.monotonic() - started, 1),
         timeline=timeline,
+        kills=kills,
     )
     result["ok"] = (
         drained
@@ -319,6 +377,8 @@ def cli(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commands", type=int, default=1000)
     parser.add_argument("--drain-timeout", type=float, default=60.0)
+    parser.add_argument("--pace-ms", type=float, default=0.0, help="driver pause after each commit")
+    parser.add_argument("--sink-delay-ms", type=float, default=50.0, help="sink answer delay (deliveries in flight)")
     parser.add_argument("--json", help="write the result here instead of stdout")
     args = parser.parse_args(argv)
     result = asyncio.run(main(args))

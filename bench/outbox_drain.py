@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import (
@@ -54,27 +54,47 @@ ROWS_PER_TICKET = 10
 
 
 class TimedOutboxStore(OutboxStore):
-    """The real store, with the time spent in ``claim`` and ``settle`` added up."""
+    """The real store, with the time spent in ``claim`` and ``settle`` and the SQL statements they issue added up
+    (the dispatcher never claims and settles at the same time, so one phase flag is enough)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine)
         self.claim_seconds = self.settle_seconds = 0.0
-        self.claims = 0
+        self.claims = self.settles = self.claim_statements = self.settle_statements = 0
+        self.batches = 0  # claims that returned rows
+        self.overlap = 0  # most batches still unsettled when a claim started (0: claim, deliver, settle in turn)
+        self._phase = ""
+        event.listen(engine.sync_engine, "before_cursor_execute", self._count)
+
+    def close(self) -> None:
+        event.remove(self._engine.sync_engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_: Any) -> None:
+        if self._phase == "claim":
+            self.claim_statements += 1
+        elif self._phase == "settle":
+            self.settle_statements += 1
 
     async def claim(self, *, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
-        started = time.perf_counter()
+        started, self._phase = time.perf_counter(), "claim"
+        self.overlap = max(self.overlap, self.batches - self.settles)
         try:
-            return await super().claim(now=now, limit=limit, lease=lease)
+            claimed = await super().claim(now=now, limit=limit, lease=lease)
+            self.batches += bool(claimed)
+            return claimed
         finally:
             self.claim_seconds += time.perf_counter() - started
             self.claims += 1
+            self._phase = ""
 
     async def settle(self, outcomes: Sequence[Outcome], *, now: datetime) -> None:
-        started = time.perf_counter()
+        started, self._phase = time.perf_counter(), "settle"
         try:
             await super().settle(outcomes, now=now)
         finally:
             self.settle_seconds += time.perf_counter() - started
+            self.settles += 1
+            self._phase = ""
 
 
 class SinkProcess:
@@ -229,11 +249,14 @@ async def baseline(
 async def drain(
     engine: AsyncEngine, url: str, session: aiohttp.ClientSession, *, sandbox: bool
 ) -> tuple[float, int, TimedOutboxStore]:
-    settings = Settings(database_url=url, sandbox=sandbox, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(database_url=url, sandbox=sandbox, _env_file=None)
     store = TimedOutboxStore(engine)
     dispatcher = build_dispatcher(settings, store, session, SystemClock())
     started = time.perf_counter()
-    attempts = await dispatcher.drain(max_rounds=1000)
+    try:
+        attempts = await dispatcher.drain(max_rounds=1000)
+    finally:
+        store.close()
     return time.perf_counter() - started, attempts, store
 
 
@@ -241,7 +264,7 @@ async def run_backend(url: str, sink: SinkProcess, args: argparse.Namespace) -> 
     deadline = time.monotonic() + args.budget
     hook = f"{sink.base}/psa-events"
     engine, fill = await prefill(url, hook, args.rows, deadline)
-    settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(database_url=url, _env_file=None)
     try:
         rows = await pending_rows(engine)
         expected = {r.idempotency_key for r in rows}
@@ -269,7 +292,7 @@ async def run_backend(url: str, sink: SinkProcess, args: argparse.Namespace) -> 
     finally:
         await engine.dispose()
     n = len(rows)
-    result = {
+    result: dict[str, Any] = {
         "rows": n,
         **fill,
         "dispatcher": {
@@ -281,6 +304,9 @@ async def run_backend(url: str, sink: SinkProcess, args: argparse.Namespace) -> 
             "claims": store.claims,
             "claim_seconds": round(store.claim_seconds, 3),
             "settle_seconds": round(store.settle_seconds, 3),
+            "statements_per_claim": round(store.claim_statements / max(1, store.claims), 1),
+            "statements_per_settle": round(store.settle_statements / max(1, store.settles), 1),
+            "claim_overlaps_delivery": store.overlap > 0,
             "statuses": statuses,
             **check,
         },

@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +28,14 @@ from aiohttp import web
 @dataclass
 class KeyCounter:
     keys: Counter[str] = field(default_factory=Counter)
+    first_seen: dict[str, float] = field(default_factory=dict)  # key -> time.monotonic() of its first arrival
     requests: int = 0
     without_key: int = 0
+    delay: float = 0.0  # seconds to wait before answering, like a real receiver doing some work
 
     def reset(self) -> None:
         self.keys.clear()
+        self.first_seen.clear()
         self.requests = self.without_key = 0
 
     def stats(self) -> dict[str, Any]:
@@ -56,6 +61,9 @@ async def _receive(request: web.Request) -> web.Response:
         counter.without_key += 1
     else:
         counter.keys[key] += 1
+        counter.first_seen.setdefault(key, time.monotonic())
+    if counter.delay:
+        await asyncio.sleep(counter.delay)
     return web.Response(status=200, text="ok")
 
 
@@ -96,12 +104,13 @@ async def _serve(max_seconds: float) -> None:
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGTERM, stop.set)
     # stdin closing means the parent is gone: never outlive it.
-    loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not sys.stdin.buffer.read1(4096) else None)
+    stdin = sys.stdin.fileno()
+    loop.add_reader(stdin, lambda: None if os.read(stdin, 4096) else stop.set())
     try:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), max_seconds)
     finally:
-        loop.remove_reader(sys.stdin.fileno())
+        loop.remove_reader(stdin)
         await runner.cleanup()
 
 

@@ -10,6 +10,8 @@ gain of a proposed fix can be judged before anyone writes it:
 - ``settle``: settle a batch of outcomes with one ``UPDATE ... WHERE id IN (...)`` per distinct outcome instead of
   one UPDATE per row.
 
+A patch whose fix src already has is reported and skipped (or is a no-op), so the tool stays usable as src moves.
+
     .venv/bin/python -m bench.whatif commands --backend sqlite --concurrency 1 --patch cache
     .venv/bin/python -m bench.whatif drain --patch settle
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import random
 import tempfile
@@ -34,23 +37,30 @@ from bench import outbox_drain
 from bench.common import Workload, prepare_database, reset_pg_database, run_workload, sqlite_url
 from psa_chatops.bot.bootstrap import build_bus
 from psa_chatops.core.routing import RoutingRule
-from psa_chatops.storage import outbox, repositories
+from psa_chatops.storage import outbox, unit_of_work
 from psa_chatops.storage.outbox import OUTBOX, OutboxStore, Outcome, RowStatus
 from psa_chatops.storage.unit_of_work import SqlUnitOfWork, SystemClock
 
 
 def patch_cache() -> None:
+    """Memoise the directory reads the unit of work makes, unless src already caches them."""
+    if importlib.util.find_spec("psa_chatops.storage.directory") is not None:
+        print("src already has a directory cache (psa_chatops.storage.directory); measuring it unpatched")
+        return
+    directory_class = getattr(unit_of_work, "SqlDirectory")  # noqa: B009 - the class moves between versions
     memo: dict[tuple[str, str], Any] = {}
     for name in ("customer", "contact", "technician", "asset", "sla_policy"):
-        original = getattr(repositories.SqlDirectory, name)
+        original = getattr(directory_class, name)
 
         async def cached(self: Any, key: str, _original: Any = original, _name: str = name) -> Any:
             if (_name, key) not in memo:
                 memo[_name, key] = await _original(self, key)
             return memo[_name, key]
 
-        setattr(repositories.SqlDirectory, name, cached)
-    load_rules = outbox.load_rules
+        setattr(directory_class, name, cached)
+    load_rules = getattr(outbox, "load_rules", None)
+    if load_rules is None:
+        return
     rules: list[RoutingRule] = []
 
     async def cached_rules(conn: AsyncConnection) -> list[RoutingRule]:
@@ -58,10 +68,14 @@ def patch_cache() -> None:
             rules.extend(await load_rules(conn))
         return rules
 
-    outbox.load_rules = cached_rules  # type: ignore[assignment]
+    setattr(outbox, "load_rules", cached_rules)  # noqa: B010
 
 
 def patch_lock() -> None:
+    """Serialise units of work with one ``asyncio.Lock``, unless src already runs SQLite writers in order."""
+    if importlib.util.find_spec("psa_chatops.storage.sqlite_writer") is not None:
+        print("src already queues SQLite writers (psa_chatops.storage.sqlite_writer); measuring it unpatched")
+        return
     lock = asyncio.Lock()
     enter, leave = SqlUnitOfWork.__aenter__, SqlUnitOfWork.__aexit__
 

@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from psa_chatops.core.escalation import DEFAULT_RULES, EscalationRule
 from psa_chatops.handlers.actors import resolve_actor, system_actor
-from psa_chatops.handlers.messagebus import Deps, MessageBus
+from psa_chatops.handlers.messagebus import Deps, MessageBus, run_here
 from psa_chatops.handlers.ports import Actor, Clock, CommandContext, RecordedEvent
 from psa_chatops.handlers.reactions import REACTIONS
-from psa_chatops.handlers.registry import COMMAND_HANDLERS
+from psa_chatops.handlers.registry import COMMAND_HANDLERS, ORCHESTRATORS
+from psa_chatops.storage.sqlite_writer import SqliteWriter
 from psa_chatops.storage.unit_of_work import SqlUnitOfWork, sql_uow_factory
 
 
@@ -22,13 +23,19 @@ def build_bus(
     *,
     escalation_rules: tuple[EscalationRule, ...] = DEFAULT_RULES,
     after_commit: list[Callable[[list[RecordedEvent]], None]] | None = None,
+    writer: SqliteWriter | None = None,
 ) -> MessageBus:
+    """On SQLite, units of work run whole on the writer thread (see ``storage.sqlite_writer``)."""
+    if writer is None and engine.dialect.name == "sqlite":
+        writer = SqliteWriter(engine.url.render_as_string(hide_password=False))
     return MessageBus(
-        uow_factory=sql_uow_factory(engine, clock),
+        uow_factory=sql_uow_factory(engine, clock, writer=writer),
         deps=Deps(clock=clock, escalation_rules=escalation_rules),
         handlers=dict(COMMAND_HANDLERS),
         reactions=list(REACTIONS),
         after_commit=list(after_commit or []),
+        orchestrators=dict(ORCHESTRATORS),
+        runner=writer.run if writer else run_here,
     )
 
 

@@ -7,8 +7,9 @@ A ``ConcurrencyError`` (another writer appended first) re-runs the handler on fr
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from psa_chatops.core.commands import Command
@@ -19,8 +20,14 @@ from psa_chatops.handlers.ports import Clock, CommandContext, RecordedEvent, Uni
 logger = logging.getLogger(__name__)
 MAX_CONCURRENCY_RETRIES = 5
 
-Handler = Callable[[Any, UnitOfWork, "Deps"], Awaitable[Any]]
+Handler = Callable[[Any, UnitOfWork, "Deps"], Coroutine[Any, Any, Any]]
+Orchestrator = Callable[[Any, CommandContext, "MessageBus"], Awaitable[Any]]
 Reaction = Callable[[RecordedEvent, "Deps"], list[Command]]
+Runner = Callable[[Callable[[], Coroutine[Any, Any, Any]]], Awaitable[Any]]
+
+
+async def run_here(make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    return await make()
 
 
 @dataclass
@@ -39,11 +46,16 @@ class MessageBus:
     handlers: dict[type[Command], Handler]
     reactions: list[Reaction]
     after_commit: list[Callable[[list[RecordedEvent]], None]] = field(default_factory=list)
+    orchestrators: dict[type[Command], Orchestrator] = field(default_factory=dict)
+    runner: Runner = run_here
 
     def __post_init__(self) -> None:
         self.deps.bus = self
 
     async def handle(self, command: Command, context: CommandContext) -> Any:
+        orchestrate = self.orchestrators.get(type(command))
+        if orchestrate is not None:
+            return await orchestrate(command, context, self)
         result, events = await self._run(command, context)
         if events:
             for hook in self.after_commit:
@@ -57,13 +69,18 @@ class MessageBus:
         while True:
             uow = self.uow_factory(context)
             try:
-                result = await handler(command, uow, self.deps)
+                result = await self.runner(partial(handler, command, uow, self.deps))
                 return result, uow.collected_events()
             except ConcurrencyError:
                 if attempt == MAX_CONCURRENCY_RETRIES:
                     raise
                 logger.info("concurrent write on %s, retry %d", type(command).__name__, attempt)
                 attempt += 1
+
+    async def read(self, query: Callable[[UnitOfWork], Coroutine[Any, Any, Any]], context: CommandContext) -> Any:
+        """Run a read-side query the way commands run (on SQLite's writer thread when there is one)."""
+        uow = self.uow_factory(context)
+        return await self.runner(lambda: query(uow))
 
     async def _react(self, events: list[RecordedEvent], context: CommandContext) -> None:
         from psa_chatops.handlers.actors import system_actor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from psa_chatops.core import commands as c
 from psa_chatops.handlers import sla, tickets
-from psa_chatops.handlers.messagebus import Handler
+from psa_chatops.handlers.messagebus import Handler, Orchestrator
 
 COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.OpenTicket: tickets.open_ticket,
@@ -14,6 +14,9 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.AddNote: tickets.add_note,
     c.ChangePriority: tickets.change_priority,
     c.EscalateTicket: tickets.escalate_ticket,
-    c.CheckSlaBreaches: sla.check_sla_breaches,
     c.CheckTicketSla: sla.check_ticket_sla,
+}
+
+ORCHESTRATORS: dict[type[c.Command], Orchestrator] = {
+    c.CheckSlaBreaches: sla.check_sla_breaches,
 }

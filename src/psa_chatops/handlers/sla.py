@@ -9,23 +9,26 @@ from psa_chatops.core import commands as c
 from psa_chatops.core import events as ev
 from psa_chatops.core import ticket_decisions as decide
 from psa_chatops.core.errors import NotFoundError
-from psa_chatops.handlers.messagebus import Deps
-from psa_chatops.handlers.ports import UnitOfWork
+from psa_chatops.handlers.messagebus import Deps, MessageBus
+from psa_chatops.handlers.ports import CommandContext, UnitOfWork
 from psa_chatops.handlers.tickets import sla_context
 from psa_chatops.handlers.views import SlaSweepView
 
 SWEEP_BATCH = 5_000
 
 
-async def check_sla_breaches(cmd: c.CheckSlaBreaches, uow: UnitOfWork, deps: Deps) -> SlaSweepView:
+async def _due_numbers(uow: UnitOfWork) -> list[int]:
     async with uow:
-        numbers = list(cmd.numbers) or await uow.tickets.due_for_sla_check(SWEEP_BATCH)
-    if deps.bus is None:
-        raise RuntimeError("the SLA sweep needs the bus to fan out")
+        return await uow.tickets.due_for_sla_check(SWEEP_BATCH)
+
+
+async def check_sla_breaches(cmd: c.CheckSlaBreaches, context: CommandContext, bus: MessageBus) -> SlaSweepView:
+    """An orchestrator, not a handler: it fans out into one ``CheckTicketSla`` command per running ticket."""
+    numbers: list[int] = list(cmd.numbers) or await bus.read(_due_numbers, context)
     warnings = breaches = 0
     for number in numbers:
         try:
-            raised = await deps.bus.handle(c.CheckTicketSla(number=number), uow.context)
+            raised = await bus.handle(c.CheckTicketSla(number=number), context)
         except NotFoundError:
             continue
         warnings += sum(isinstance(e, ev.SlaWarningRaised) for e in raised)

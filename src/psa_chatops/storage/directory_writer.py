@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from psa_chatops.core.directory import Asset, Contact, Customer, MaintenanceWindow, Technician
@@ -17,12 +17,24 @@ from psa_chatops.core.routing import RoutingRule
 from psa_chatops.core.sla import SlaPolicy
 from psa_chatops.storage import mappers as m
 from psa_chatops.storage import tables as t
+from psa_chatops.storage.directory import DIRECTORY_VERSION
+
+
+async def bump_version(conn: AsyncConnection) -> None:
+    """Every directory write bumps this counter in its transaction, so every process's cache sees the change."""
+    counters = t.table_of(t.CounterRow)
+    bumped = await conn.execute(
+        update(counters).where(counters.c.name == DIRECTORY_VERSION).values(value=counters.c.value + 1)
+    )
+    if bumped.rowcount == 0:
+        await conn.execute(insert(counters).values(name=DIRECTORY_VERSION, value=1))
 
 
 async def _upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> int:
     """Insert rows whose key is new; leave existing ones alone (seeds are idempotent, never destructive)."""
     if not rows:
         return 0
+    await bump_version(conn)
     key_cols = [table.c[k] for k in keys]
     existing = {tuple(r) for r in (await conn.execute(select(*key_cols))).all()}
     fresh = [r for r in rows if tuple(r[k] for k in keys) not in existing]
@@ -108,6 +120,7 @@ async def link_actor(
     conn: AsyncConnection, *, channel: str, external_id: str, kind: str, target_id: str, now: datetime
 ) -> None:
     table = t.table_of(t.ActorLinkRow)
+    await bump_version(conn)
     await conn.execute(delete(table).where(table.c.channel == channel, table.c.external_id == external_id))
     await conn.execute(
         insert(table).values(channel=channel, external_id=external_id, kind=kind, target_id=target_id, linked_at=now)
@@ -127,5 +140,6 @@ async def add_routing_rule(conn: AsyncConnection, rule: RoutingRule, *, created_
     for row in (await conn.execute(select(table).where(table.c.destination == rule.destination))).all():
         if all(getattr(row, k) == v for k, v in values.items()):
             return int(row.id)
+    await bump_version(conn)
     result = await conn.execute(insert(table).values(**values, enabled=True, created_by=created_by, created_at=now))
     return int(result.inserted_primary_key[0])  # type: ignore[index]

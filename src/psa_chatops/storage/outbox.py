@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from psa_chatops.core.routing import RoutingRule, is_internal
 from psa_chatops.core.tickets import Ticket
@@ -24,8 +24,10 @@ from psa_chatops.handlers.ports import Delivery, RecordedEvent
 from psa_chatops.storage import mappers as m
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.engine import read_connection
+from psa_chatops.storage.tables import SqlConnection
 
 OUTBOX = t.table_of(t.OutboxRow)
+_INSERT = insert(OUTBOX)
 _NAMESPACE = uuid.UUID("1d8f3c3e-6a59-4c1e-9d0c-7f1b8f5a2b10")
 
 
@@ -79,36 +81,35 @@ def envelope(record: RecordedEvent, ticket: Ticket) -> dict[str, Any]:
     }
 
 
-async def load_rules(conn: AsyncConnection) -> list[RoutingRule]:
-    table = t.table_of(t.RoutingRuleRow)
-    rows = (await conn.execute(select(table).where(table.c.enabled.is_(True)))).all()
-    return [m.rule_from_row(r) for r in rows]
-
-
 async def enqueue(
-    conn: AsyncConnection, items: Iterable[tuple[RecordedEvent, Ticket]], rules: Sequence[RoutingRule], now: datetime
+    conn: SqlConnection, items: Iterable[tuple[RecordedEvent, Ticket]], rules: Sequence[RoutingRule], now: datetime
 ) -> int:
     rows = []
     for record, ticket in items:
         if is_internal(record.event):
             continue
-        for rule in rules:
-            if rule.matches(record.event, customer_id=ticket.customer_id, priority=ticket.priority):
-                rows.append(
-                    {
-                        "idempotency_key": idempotency_key(record.event_id, rule.destination),
-                        "destination": rule.destination,
-                        "event_type": record.event.type,
-                        "ticket_number": record.event.number,
-                        "payload": envelope(record, ticket),
-                        "status": RowStatus.PENDING.value,
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }
-                )
+        destinations = [
+            rule.destination
+            for rule in rules
+            if rule.matches(record.event, customer_id=ticket.customer_id, priority=ticket.priority)
+        ]
+        payload = envelope(record, ticket) if destinations else None
+        rows += [
+            {
+                "idempotency_key": idempotency_key(record.event_id, destination),
+                "destination": destination,
+                "event_type": record.event.type,
+                "ticket_number": record.event.number,
+                "payload": payload,
+                "status": RowStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for destination in destinations
+        ]
     if rows:
-        await conn.execute(insert(OUTBOX), rows)
+        await conn.execute(_INSERT, rows)
     return len(rows)
 
 
@@ -160,20 +161,24 @@ class OutboxStore:
         return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
 
     async def settle(self, outcomes: Sequence[Outcome], *, now: datetime) -> None:
+        """One ``UPDATE ... WHERE id IN (...)`` per distinct outcome: a batch is mostly "delivered, now"."""
         if not outcomes:
             return
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for o in outcomes:
+            groups.setdefault((o.status, o.next_attempt_at, o.error, o.burn_attempt), []).append(o.id)
         async with self._engine.begin() as conn:
-            for o in outcomes:
-                values: dict[str, Any] = {"claimed_until": None, "last_error": o.error}
-                if o.status is not None:
-                    values["status"] = o.status.value
-                if o.status in (RowStatus.DELIVERED, RowStatus.RECORDED):
+            for (status, next_attempt_at, error, burn_attempt), ids in groups.items():
+                values: dict[str, Any] = {"claimed_until": None, "last_error": error}
+                if status is not None:
+                    values["status"] = status.value
+                if status in (RowStatus.DELIVERED, RowStatus.RECORDED):
                     values["delivered_at"] = now
-                if o.next_attempt_at is not None:
-                    values["next_attempt_at"] = o.next_attempt_at
-                if o.burn_attempt:
+                if next_attempt_at is not None:
+                    values["next_attempt_at"] = next_attempt_at
+                if burn_attempt:
                     values["attempts"] = OUTBOX.c.attempts + 1
-                await conn.execute(update(OUTBOX).where(OUTBOX.c.id == o.id).values(**values))
+                await conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(**values))
 
     async def replay(self, *, ids: Sequence[int] = (), dead: bool = False, now: datetime) -> int:
         stmt = update(OUTBOX).values(

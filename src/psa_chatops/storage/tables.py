@@ -5,7 +5,7 @@ it, written in the same transaction; ``outbox`` holds one row per (event, destin
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -196,3 +196,9 @@ def table_of(model: type[SQLModel]) -> Table:
     """The Core table behind a model; Core statements are faster than ORM objects on the hot path."""
     table: Table = model.__table__  # type: ignore[attr-defined]
     return table
+
+
+class SqlConnection(Protocol):
+    """What repositories need of a connection: ``AsyncConnection`` and the SQLite writer's both fit."""
+
+    async def execute(self, statement: Any, parameters: Any = None, /) -> Any: ...

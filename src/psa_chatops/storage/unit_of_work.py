@@ -8,78 +8,140 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Self
+from typing import Any, Protocol, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from psa_chatops.core.tickets import Ticket
 from psa_chatops.handlers.ports import Clock, CommandContext, RecordedEvent
 from psa_chatops.storage import outbox
-from psa_chatops.storage.repositories import SqlDirectory, SqlTicketRepository
+from psa_chatops.storage.directory import DirectoryCache, SqlDirectory
+from psa_chatops.storage.repositories import SqlTicketRepository
+from psa_chatops.storage.sqlite_writer import SqliteWriter, WriterConnection
+
+
+class TxConnection(Protocol):
+    """One transaction's connection: the engine's own (aiosqlite/asyncpg) or SQLite's writer thread."""
+
+    async def open(self) -> None: ...
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class EngineConnection:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        self._tx: AsyncTransaction | None = None
+
+    async def open(self) -> None:
+        self._conn = await self._engine.connect()
+        self._tx = await self._conn.begin()
+
+    @property
+    def _live(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("the connection is not open")
+        return self._conn
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return await self._live.execute(statement, parameters)
+
+    async def commit(self) -> None:
+        await self._live.commit()
+
+    async def rollback(self) -> None:
+        if self._conn is not None and self._conn.in_transaction():
+            await self._conn.rollback()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
 
 
 class SqlUnitOfWork:
     tickets: SqlTicketRepository
     directory: SqlDirectory
 
-    def __init__(self, engine: AsyncEngine, context: CommandContext, *, clock: Clock) -> None:
-        self._engine, self.context, self._clock = engine, context, clock
-        self._conn: AsyncConnection | None = None
-        self._tx: AsyncTransaction | None = None
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        context: CommandContext,
+        *,
+        clock: Clock,
+        cache: DirectoryCache | None = None,
+        writer: SqliteWriter | None = None,
+    ) -> None:
+        self._engine, self.context, self._clock, self._writer = engine, context, clock, writer
+        self._cache = cache if cache is not None else DirectoryCache()
+        self._conn: TxConnection | None = None
         self._pending: list[tuple[RecordedEvent, Ticket]] = []
         self._committed: list[RecordedEvent] = []
         self.outbox_rows = 0
 
     @property
-    def connection(self) -> AsyncConnection:
+    def connection(self) -> TxConnection:
         if self._conn is None:
             raise RuntimeError("the unit of work is not open; use `async with uow:`")
         return self._conn
 
     async def __aenter__(self) -> Self:
-        self._conn = await self._engine.connect()
-        self._tx = await self._conn.begin()
-        self._pending = []
+        conn: TxConnection = WriterConnection(self._writer) if self._writer else EngineConnection(self._engine)
+        await conn.open()
+        self._conn, self._pending = conn, []
+        self.directory = SqlDirectory(conn, self._cache)
         self.tickets = SqlTicketRepository(
-            self._conn, context=lambda: self.context, now=self._clock.now, collect=self._collect
+            conn,
+            context=lambda: self.context,
+            now=self._clock.now,
+            collect=self._collect,
+            observe_directory_version=self.directory.observe_version,
         )
-        self.directory = SqlDirectory(self._conn)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._conn is None:
+            return
         try:
-            if self._tx is not None and self._tx.is_active:
-                await self._tx.rollback()
+            await self._conn.rollback()
         finally:
-            if self._conn is not None:
-                await self._conn.close()
-            self._conn, self._tx = None, None
+            await self._conn.close()
+            self._conn = None
 
     def _collect(self, record: RecordedEvent, ticket: Ticket) -> None:
         self._pending.append((record, ticket))
 
     async def commit(self) -> None:
-        if self._tx is None:
-            raise RuntimeError("commit outside `async with uow:`")
         if self._pending:
-            rules = await outbox.load_rules(self.connection)
+            rules = await self.directory.routing_rules()
             self.outbox_rows += await outbox.enqueue(self.connection, self._pending, rules, self._clock.now())
-        await self._tx.commit()
+        await self.connection.commit()
         self._committed += [record for record, _ in self._pending]
         self._pending = []
 
     async def rollback(self) -> None:
-        if self._tx is not None and self._tx.is_active:
-            await self._tx.rollback()
+        if self._conn is not None:
+            await self._conn.rollback()
         self._pending = []
 
     def collected_events(self) -> list[RecordedEvent]:
         return list(self._committed)
 
 
-def sql_uow_factory(engine: AsyncEngine, clock: Clock) -> Callable[[CommandContext], SqlUnitOfWork]:
+def sql_uow_factory(
+    engine: AsyncEngine, clock: Clock, *, writer: SqliteWriter | None = None
+) -> Callable[[CommandContext], SqlUnitOfWork]:
+    cache = DirectoryCache()
+
     def factory(context: CommandContext) -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, context, clock=clock)
+        return SqlUnitOfWork(engine, context, clock=clock, cache=cache, writer=writer)
 
     return factory
 

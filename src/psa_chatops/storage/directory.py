@@ -1,0 +1,128 @@
+"""The directory read side (customers, contacts, technicians, assets, policies, links, routing rules), cached.
+
+Every command needs the customer, its SLA policy and a few names; reading them each time was most of a
+command's SQL. The cache is per process and keyed by a ``directory_version`` counter that every directory write
+bumps in the same transaction, so one cheap read per unit of work tells whether the cache is still true — also
+across processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+
+from psa_chatops.core.directory import Asset, Contact, Customer, MaintenanceWindow, Role, Technician
+from psa_chatops.core.errors import N_, NotFoundError
+from psa_chatops.core.routing import RoutingRule
+from psa_chatops.core.sla import SlaPolicy
+from psa_chatops.storage import mappers as m
+from psa_chatops.storage import tables as t
+from psa_chatops.storage.tables import SqlConnection
+
+DIRECTORY_VERSION = "directory_version"
+_COUNTERS = t.table_of(t.CounterRow)
+_T = TypeVar("_T")
+
+
+@dataclass
+class DirectoryCache:
+    version: int | None = None
+    entries: dict[tuple[str, Any], Any] = field(default_factory=dict)
+
+    def sync(self, version: int) -> None:
+        if version != self.version:
+            self.entries.clear()
+            self.version = version
+
+
+_READ_VERSION = select(_COUNTERS.c.value).where(_COUNTERS.c.name == DIRECTORY_VERSION)
+VERSION_SUBQUERY = _READ_VERSION.scalar_subquery()
+
+
+async def read_version(conn: SqlConnection) -> int:
+    return int((await conn.execute(_READ_VERSION)).scalar() or 0)
+
+
+class SqlDirectory:
+    def __init__(self, conn: SqlConnection, cache: DirectoryCache | None = None) -> None:
+        self._conn = conn
+        self._cache = cache if cache is not None else DirectoryCache()
+        self._checked = False
+
+    def observe_version(self, version: int) -> None:
+        """The version read along with another row (the ticket), saving a round trip."""
+        if not self._checked:
+            self._cache.sync(version)
+            self._checked = True
+
+    async def _cached(self, key: tuple[str, Any], load: Callable[[], Any]) -> Any:
+        if not self._checked:
+            self.observe_version(await read_version(self._conn))
+        if key not in self._cache.entries:
+            self._cache.entries[key] = await load()
+        return self._cache.entries[key]
+
+    async def _one(self, model: Any, key: str, mapper: Callable[[Any], _T], template: str) -> _T:
+        table = t.table_of(model)
+
+        async def load() -> _T | None:
+            row = (await self._conn.execute(select(table).where(table.c.id == key))).first()
+            return None if row is None else mapper(row)
+
+        found: _T | None = await self._cached((table.name, key), load)
+        if found is None:
+            raise NotFoundError(template, id=key)
+        return found
+
+    async def customer(self, customer_id: str) -> Customer:
+        return await self._one(t.CustomerRow, customer_id, m.customer_from_row, N_("Customer {id} does not exist."))
+
+    async def contact(self, contact_id: str) -> Contact:
+        return await self._one(t.ContactRow, contact_id, m.contact_from_row, N_("Contact {id} does not exist."))
+
+    async def technician(self, technician_id: str) -> Technician:
+        return await self._one(
+            t.TechnicianRow, technician_id, m.technician_from_row, N_("Technician {id} does not exist.")
+        )
+
+    async def asset(self, asset_id: str) -> Asset:
+        return await self._one(t.AssetRow, asset_id, m.asset_from_row, N_("Asset {id} does not exist."))
+
+    async def sla_policy(self, policy_id: str) -> SlaPolicy:
+        return await self._one(t.SlaPolicyRow, policy_id, m.policy_from_row, N_("SLA policy {id} does not exist."))
+
+    async def _all(self, key: str, query: Any, mapper: Callable[[Any], _T]) -> list[_T]:
+        async def load() -> list[_T]:
+            return [mapper(r) for r in (await self._conn.execute(query)).all()]
+
+        return list(await self._cached((key, None), load))
+
+    async def dispatchers(self) -> list[Technician]:
+        table = t.table_of(t.TechnicianRow)
+        query = select(table).where(table.c.role == Role.DISPATCHER.value)
+        return await self._all("dispatchers", query, m.technician_from_row)
+
+    async def maintenance_windows(self, customer_id: str) -> list[MaintenanceWindow]:
+        table = t.table_of(t.MaintenanceWindowRow)
+        query = select(table).where(table.c.customer_id == customer_id)
+        return await self._all(f"windows:{customer_id}", query, m.window_from_row)
+
+    async def routing_rules(self) -> list[RoutingRule]:
+        table = t.table_of(t.RoutingRuleRow)
+        return await self._all("routing_rules", select(table).where(table.c.enabled.is_(True)), m.rule_from_row)
+
+    async def linked_actor(self, channel: str, external_id: str) -> tuple[str, str] | None:
+        table = t.table_of(t.ActorLinkRow)
+        query = select(table.c.kind, table.c.target_id).where(
+            table.c.channel == channel, table.c.external_id == external_id
+        )
+
+        async def load() -> tuple[str, str] | None:
+            row = (await self._conn.execute(query)).first()
+            return (row.kind, row.target_id) if row else None
+
+        link: tuple[str, str] | None = await self._cached(("actor_links", (channel, external_id)), load)
+        return link

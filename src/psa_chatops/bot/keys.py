@@ -13,6 +13,7 @@ from psa_chatops.bot.settings import Settings
 from psa_chatops.bot.worker import Dispatcher
 from psa_chatops.handlers.messagebus import MessageBus
 from psa_chatops.handlers.ports import Clock
+from psa_chatops.storage.sqlite_writer import SqliteWriter
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -22,3 +23,4 @@ METRICS = web.AppKey("metrics", Metrics)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 BACKGROUND: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("background")
+WRITER: web.AppKey[SqliteWriter | None] = web.AppKey("sqlite_writer")

@@ -28,6 +28,7 @@ from psa_chatops.integrations.webhooks import WebhookNotifier
 from psa_chatops.storage.engine import create_engine
 from psa_chatops.storage.migrations import upgrade
 from psa_chatops.storage.outbox import OutboxStore
+from psa_chatops.storage.sqlite_writer import SqliteWriter
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +37,12 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     engine = await asyncio.to_thread(create_engine, settings.database_url)  # may create the SQLite folder
     await upgrade(engine)
-    app[keys.ENGINE] = engine
-    app[keys.BUS] = build_bus(engine, app[keys.CLOCK])
+    writer = SqliteWriter(settings.database_url) if settings.is_sqlite else None
+    app[keys.ENGINE], app[keys.WRITER] = engine, writer
+    app[keys.BUS] = build_bus(engine, app[keys.CLOCK], writer=writer)
     yield
+    if writer is not None:
+        await asyncio.to_thread(writer.close)
     await engine.dispose()
 
 
@@ -91,7 +95,8 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
     """The dispatcher and the scheduler, unless this process is web-only (``PSA_RUN_BACKGROUND=0``)."""
     settings = app[keys.SETTINGS]
     app[keys.BACKGROUND] = set()
-    dispatcher = build_dispatcher(settings, OutboxStore(app[keys.ENGINE]), app[keys.HTTP], app[keys.CLOCK])
+    store = OutboxStore(app[keys.ENGINE], writer=app[keys.WRITER])
+    dispatcher = build_dispatcher(settings, store, app[keys.HTTP], app[keys.CLOCK])
     app[keys.DISPATCHER] = dispatcher
     deliveries = app[keys.METRICS].deliveries
     dispatcher.stats.observers.append(lambda kind, outcome: deliveries.labels(kind, outcome).inc())

@@ -9,11 +9,11 @@ earlier one is pending, so thread replies never overtake their root message.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,10 +24,12 @@ from psa_chatops.handlers.ports import Delivery, RecordedEvent
 from psa_chatops.storage import mappers as m
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.engine import read_connection
+from psa_chatops.storage.sqlite_writer import SqliteWriter, WriterConnection
 from psa_chatops.storage.tables import SqlConnection
 
 OUTBOX = t.table_of(t.OutboxRow)
 _INSERT = insert(OUTBOX)
+T = TypeVar("T")
 _NAMESPACE = uuid.UUID("1d8f3c3e-6a59-4c1e-9d0c-7f1b8f5a2b10")
 
 
@@ -125,9 +127,31 @@ class Outcome:
 
 
 class OutboxStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    """Claim, settle and replay; on SQLite through the writer thread, so the dispatcher queues behind commands
+    in order instead of sleeping in SQLite's busy handler."""
+
+    def __init__(self, engine: AsyncEngine, *, writer: SqliteWriter | None = None) -> None:
+        self._engine, self._writer = engine, writer
         self._skip_locked = engine.dialect.name == "postgresql"
+
+    async def _in_tx(self, work: Callable[[SqlConnection], Coroutine[Any, Any, T]]) -> T:
+        writer = self._writer
+        if writer is None:
+            async with self._engine.begin() as conn:
+                return await work(conn)
+
+        async def on_writer() -> T:
+            conn = WriterConnection(writer)
+            await conn.open()
+            try:
+                result = await work(conn)
+                await conn.commit()
+                return result
+            finally:
+                await conn.rollback()
+                await conn.close()
+
+        return await writer.run(on_writer)
 
     async def claim(self, *, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         earlier = OUTBOX.alias("earlier")
@@ -152,12 +176,15 @@ class OutboxStore:
         )
         if self._skip_locked:
             due = due.with_for_update(skip_locked=True, of=OUTBOX)
-        async with self._engine.begin() as conn:
+
+        async def work(conn: SqlConnection) -> list[Any]:
             ids = list((await conn.execute(due)).scalars())
             if not ids:
                 return []
             stmt = update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(claimed_until=now + lease)
-            rows = (await conn.execute(stmt.returning(*OUTBOX.c))).all()
+            return list((await conn.execute(stmt.returning(*OUTBOX.c))).all())
+
+        rows = await self._in_tx(work)
         return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
 
     async def settle(self, outcomes: Sequence[Outcome], *, now: datetime) -> None:
@@ -167,7 +194,8 @@ class OutboxStore:
         groups: dict[tuple[Any, ...], list[int]] = {}
         for o in outcomes:
             groups.setdefault((o.status, o.next_attempt_at, o.error, o.burn_attempt), []).append(o.id)
-        async with self._engine.begin() as conn:
+
+        async def work(conn: SqlConnection) -> None:
             for (status, next_attempt_at, error, burn_attempt), ids in groups.items():
                 values: dict[str, Any] = {"claimed_until": None, "last_error": error}
                 if status is not None:
@@ -180,6 +208,8 @@ class OutboxStore:
                     values["attempts"] = OUTBOX.c.attempts + 1
                 await conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(**values))
 
+        await self._in_tx(work)
+
     async def replay(self, *, ids: Sequence[int] = (), dead: bool = False, now: datetime) -> int:
         stmt = update(OUTBOX).values(
             status=RowStatus.PENDING.value, attempts=0, next_attempt_at=now, claimed_until=None, delivered_at=None
@@ -190,8 +220,11 @@ class OutboxStore:
             stmt = stmt.where(OUTBOX.c.id.in_(list(ids)))
         else:
             return 0
-        async with self._engine.begin() as conn:
+
+        async def work(conn: SqlConnection) -> int:
             return int((await conn.execute(stmt)).rowcount)
+
+        return await self._in_tx(work)
 
     async def rows(self, *, status: str | None = None, limit: int = 50) -> list[Any]:
         stmt = select(OUTBOX).order_by(OUTBOX.c.id.desc()).limit(limit)

@@ -137,7 +137,7 @@ class SqlTicketRepository:
     async def find(self, query: TicketFilter) -> list[Ticket]:
         stmt = _filtered(select(t.TicketRow), query).order_by(t.TicketRow.number.desc())  # type: ignore[attr-defined]
         rows = (await self._conn.execute(stmt.limit(query.limit).offset(query.offset))).all()
-        return [m.ticket_from_row(row, await self._notes(row.number)) for row in rows]
+        return [m.ticket_from_row(row, []) for row in rows]  # lists show no notes: no query per ticket
 
     async def count(self, query: TicketFilter) -> int:
         stmt = _filtered(select(func.count()).select_from(t.TicketRow), query)

@@ -73,9 +73,9 @@ class SqliteWriter:
 
 def _shutdown(executor: ThreadPoolExecutor, engine: Engine | None) -> None:
     """Also run when a writer is garbage collected, so a forgotten bus leaves no thread behind."""
-    executor.shutdown(wait=False)
     if engine is not None:
-        engine.dispose()
+        executor.submit(engine.dispose)  # connections close on the thread that opened them
+    executor.shutdown(wait=False)
 
 
 def drive(make: Callable[[], Coroutine[Any, Any, T]]) -> T:

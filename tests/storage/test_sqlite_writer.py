@@ -36,7 +36,7 @@ async def test_units_of_work_run_on_one_thread_off_the_event_loop(sqlite_engine:
         assert len(seen) == 1
         assert threading.get_ident() not in seen
     finally:
-        writer.close()
+        await asyncio.to_thread(writer.close)
 
 
 def test_drive_refuses_a_coroutine_that_suspends() -> None:

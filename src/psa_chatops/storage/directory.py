@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from psa_chatops.core.directory import Asset, Contact, Customer, MaintenanceWindow, Role, Technician
 from psa_chatops.core.errors import N_, NotFoundError
@@ -40,6 +40,14 @@ class DirectoryCache:
 
 _READ_VERSION = select(_COUNTERS.c.value).where(_COUNTERS.c.name == DIRECTORY_VERSION)
 VERSION_SUBQUERY = _READ_VERSION.scalar_subquery()
+_TECHS, _WINDOWS_T, _RULES_T = (
+    t.table_of(t.TechnicianRow),
+    t.table_of(t.MaintenanceWindowRow),
+    t.table_of(t.RoutingRuleRow),
+)
+_DISPATCHERS = select(_TECHS).where(_TECHS.c.role == Role.DISPATCHER.value)
+_WINDOWS = select(_WINDOWS_T).where(_WINDOWS_T.c.customer_id == bindparam("customer"))
+_RULES = select(_RULES_T).where(_RULES_T.c.enabled.is_(True))
 
 
 async def read_version(conn: SqlConnection) -> int:
@@ -94,25 +102,20 @@ class SqlDirectory:
     async def sla_policy(self, policy_id: str) -> SlaPolicy:
         return await self._one(t.SlaPolicyRow, policy_id, m.policy_from_row, N_("SLA policy {id} does not exist."))
 
-    async def _all(self, key: str, query: Any, mapper: Callable[[Any], _T]) -> list[_T]:
+    async def _all(self, key: str, query: Any, mapper: Callable[[Any], _T], params: Any = None) -> list[_T]:
         async def load() -> list[_T]:
-            return [mapper(r) for r in (await self._conn.execute(query)).all()]
+            return [mapper(r) for r in (await self._conn.execute(query, params)).all()]
 
         return list(await self._cached((key, None), load))
 
     async def dispatchers(self) -> list[Technician]:
-        table = t.table_of(t.TechnicianRow)
-        query = select(table).where(table.c.role == Role.DISPATCHER.value)
-        return await self._all("dispatchers", query, m.technician_from_row)
+        return await self._all("dispatchers", _DISPATCHERS, m.technician_from_row)
 
     async def maintenance_windows(self, customer_id: str) -> list[MaintenanceWindow]:
-        table = t.table_of(t.MaintenanceWindowRow)
-        query = select(table).where(table.c.customer_id == customer_id)
-        return await self._all(f"windows:{customer_id}", query, m.window_from_row)
+        return await self._all(f"windows:{customer_id}", _WINDOWS, m.window_from_row, {"customer": customer_id})
 
     async def routing_rules(self) -> list[RoutingRule]:
-        table = t.table_of(t.RoutingRuleRow)
-        return await self._all("routing_rules", select(table).where(table.c.enabled.is_(True)), m.rule_from_row)
+        return await self._all("routing_rules", _RULES, m.rule_from_row)
 
     async def linked_actor(self, channel: str, external_id: str) -> tuple[str, str] | None:
         table = t.table_of(t.ActorLinkRow)

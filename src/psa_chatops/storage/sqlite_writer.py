@@ -31,7 +31,9 @@ class SqliteWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._thread_id: int | None = None
         self._engine: Engine | None = None
-        self._finalizer = weakref.finalize(self, _shutdown, self._executor, None)
+        # A forgotten writer must not leave its thread behind. The finalizer only stops the executor: it may run
+        # inside another executor's lock (garbage collection happens anywhere), so it must not submit work.
+        self._finalizer = weakref.finalize(self, self._executor.shutdown, wait=False)
 
     @property
     def engine(self) -> Engine:
@@ -42,8 +44,6 @@ class SqliteWriter:
             )
             event.listen(self._engine, "connect", lambda dbapi, _record: sqlite_pragmas(dbapi))
             event.listen(self._engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-            self._finalizer.detach()
-            self._finalizer = weakref.finalize(self, _shutdown, self._executor, self._engine)
         return self._engine
 
     def on_thread(self) -> bool:
@@ -68,14 +68,11 @@ class SqliteWriter:
         return await self.call(drive, make)
 
     def close(self) -> None:
+        """Close the connections on the thread that opened them, then stop the thread (blocking: call it from a
+        thread, e.g. ``asyncio.to_thread``)."""
+        if self._engine is not None:
+            self._executor.submit(self._engine.dispose).result()
         self._finalizer()
-
-
-def _shutdown(executor: ThreadPoolExecutor, engine: Engine | None) -> None:
-    """Also run when a writer is garbage collected, so a forgotten bus leaves no thread behind."""
-    if engine is not None:
-        executor.submit(engine.dispose)  # connections close on the thread that opened them
-    executor.shutdown(wait=False)
 
 
 def drive(make: Callable[[], Coroutine[Any, Any, T]]) -> T:

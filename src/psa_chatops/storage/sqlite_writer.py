@@ -31,6 +31,7 @@ class SqliteWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._thread_id: int | None = None
         self._engine: Engine | None = None
+        self._job_connection: Connection | None = None
         # A forgotten writer must not leave its thread behind. The finalizer only stops the executor: it may run
         # inside another executor's lock (garbage collection happens anywhere), so it must not submit work.
         self._finalizer = weakref.finalize(self, self._executor.shutdown, wait=False)
@@ -43,8 +44,14 @@ class SqliteWriter:
                 self._url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
             )
             event.listen(self._engine, "connect", lambda dbapi, _record: sqlite_pragmas(dbapi))
-            event.listen(self._engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            event.listen(self._engine, "begin", _begin)
         return self._engine
+
+    def job_connection(self) -> Connection:
+        """The thread's own connection for whole units of work: no pool checkout per command."""
+        if self._job_connection is None:
+            self._job_connection = self.engine.connect()
+        return self._job_connection
 
     def on_thread(self) -> bool:
         return threading.get_ident() == self._thread_id
@@ -71,8 +78,22 @@ class SqliteWriter:
         """Close the connections on the thread that opened them, then stop the thread (blocking: call it from a
         thread, e.g. ``asyncio.to_thread``)."""
         if self._engine is not None:
-            self._executor.submit(self._engine.dispose).result()
+            self._executor.submit(self._dispose).result()
         self._finalizer()
+
+    def _dispose(self) -> None:
+        if self._job_connection is not None:
+            self._job_connection.close()
+            self._job_connection = None
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+DEFERRED = "psa_deferred_begin"
+
+
+def _begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(DEFERRED) else "BEGIN IMMEDIATE")
 
 
 def drive(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -91,12 +112,19 @@ class WriterConnection:
     def __init__(self, writer: SqliteWriter) -> None:
         self._writer = writer
         self._conn: Connection | None = None
+        self._shared = False
 
     async def open(self) -> None:
-        self._conn = await self._writer.call(self._open)
+        if self._writer.on_thread():  # a whole unit of work on the writer: its own connection, BEGIN IMMEDIATE
+            self._conn, self._shared = self._writer.job_connection(), True
+            self._conn.begin()
+            return
+        self._conn = await self._writer.call(self._open_from_loop)
 
-    def _open(self) -> Connection:
-        conn = self._writer.engine.connect()
+    def _open_from_loop(self) -> Connection:
+        """Opened statement by statement from the event loop: a deferred BEGIN, so a reader holds no write lock
+        between hops (commands queued on the writer would wait for it). Writes belong in whole units of work."""
+        conn = self._writer.engine.connect().execution_options(**{DEFERRED: True})
         conn.begin()
         return conn
 
@@ -130,4 +158,5 @@ class WriterConnection:
     async def close(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            await self._writer.call(conn.close)
+            if not self._shared:
+                await self._writer.call(conn.close)

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
+from pytest_aiohttp import AiohttpServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from psa_chatops.bot.bootstrap import actor_for, build_bus, new_context
+from psa_chatops.handlers.messagebus import MessageBus
+from psa_chatops.handlers.ports import CommandContext
 from psa_chatops.storage.engine import create_engine
 from psa_chatops.storage.migrations import upgrade
+from tests.fakes.sink import RunningSink, start_sink
+from tests.fixtures_directory import seed_directory
 
 PG_ADMIN_DSN = os.environ.get("PSA_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_TEST_DB = f"psa_chatops_test_{os.getpid()}"  # one per test process: parallel runs must not collide
@@ -117,3 +124,43 @@ async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await upgrade(eng)
     yield eng
     await eng.dispose()
+
+
+# --- a seeded database with a bus on it (use-case and storage tests) ----------------------------------------------
+
+ContextFor = Callable[[str], Awaitable[CommandContext]]
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine) -> AsyncEngine:
+    await seed_directory(engine)
+    return engine
+
+
+@pytest.fixture
+def bus(db: AsyncEngine, clock: FrozenClock) -> MessageBus:
+    return build_bus(db, clock)
+
+
+@pytest.fixture
+def context_for(db: AsyncEngine, clock: FrozenClock) -> ContextFor:
+    """A fresh command context for a channel identity on the "test" channel (alice, dora, tom, sam, petra, ...)."""
+
+    async def make(external_id: str) -> CommandContext:
+        return new_context(await actor_for(db, clock, channel="test", external_id=external_id))
+
+    return make
+
+
+# --- loopback fakes ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def sink(aiohttp_server: AiohttpServer) -> RunningSink:
+    return await start_sink(aiohttp_server)
+
+
+@pytest.fixture
+async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session

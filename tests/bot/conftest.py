@@ -1,27 +1,11 @@
-"""Fixtures for the runtime tests: the loopback sink and a dispatcher wired to it on controllable clocks."""
+"""Fixtures for the runtime tests: the breakers' hand-moved clock (the sink lives in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-import aiohttp
 import pytest
-from pytest_aiohttp import AiohttpServer
-
-from tests.fakes.sink import RunningSink, start_sink
-
-
-@pytest.fixture
-async def sink(aiohttp_server: AiohttpServer) -> RunningSink:
-    return await start_sink(aiohttp_server)
-
-
-@pytest.fixture
-async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @dataclass

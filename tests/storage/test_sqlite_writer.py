@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from psa_chatops.bot.bootstrap import actor_for, build_bus, new_context
 from psa_chatops.core import commands as c
 from psa_chatops.core.directory import Customer
+from psa_chatops.core.errors import InvalidError
 from psa_chatops.storage import directory_writer as w
 from psa_chatops.storage.sqlite_writer import SqliteWriter, drive
 from tests.conftest import FrozenClock
@@ -98,3 +99,17 @@ async def test_concurrent_commands_queue_on_the_writer_and_all_commit(
     assert len({v.number for v in opened}) == 30
     async with sqlite_engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM ticket_events"))).scalar() == 30
+
+
+async def test_a_failing_unit_in_a_group_fails_alone(sqlite_engine: AsyncEngine, clock: FrozenClock) -> None:
+    await seed_directory(sqlite_engine)
+    bus = build_bus(sqlite_engine, clock)
+    tom = new_context(await actor_for(sqlite_engine, clock, channel="test", external_id="tom"))
+    commands = [c.OpenTicket(title=f"T{i}" if i != 5 else "  ", customer_id="CUST-789") for i in range(12)]
+    results = await asyncio.gather(*(bus.handle(cmd, tom) for cmd in commands), return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 1
+    assert isinstance(failures[0], InvalidError)
+    async with sqlite_engine.connect() as conn:
+        titles = set((await conn.execute(text("SELECT title FROM tickets"))).scalars())
+    assert titles == {f"T{i}" for i in range(12) if i != 5}

@@ -4,20 +4,29 @@ SQLite admits one writer at a time. Through aiosqlite every statement hops to a 
 hops for a query), so a command of ten statements spent most of its time in hand-offs, and concurrent writers
 waited in SQLite's sleeping busy handler in no fair order. Here the bus hands the *whole* handler to one thread
 that owns a plain ``sqlite3`` connection: statements run inline, writers queue first come first served, and the
-event loop never blocks. Code that opens such a unit of work from the event loop (reads, tests) still works:
-each statement then hops to the writer thread, like aiosqlite did.
+event loop never blocks.
+
+Group commit: units of work that queued up while the thread was busy run together, each in its own SAVEPOINT of
+one transaction, and are acknowledged only after that transaction's COMMIT. A failing unit rolls back to its
+savepoint and fails alone; a failing COMMIT fails the whole group. Nothing is acknowledged before it is durable.
+
+Code that opens a unit of work from the event loop (reads, tests) still works: each statement then hops to the
+writer thread, with a deferred BEGIN so a reader holds no write lock between hops. Writes belong in whole units.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, NestedTransaction, create_engine, event
 from sqlalchemy.engine import make_url
 
 from psa_chatops.storage.engine import SQLITE_BUSY_TIMEOUT_S, sqlite_pragmas
@@ -32,6 +41,10 @@ class SqliteWriter:
         self._thread_id: int | None = None
         self._engine: Engine | None = None
         self._job_connection: Connection | None = None
+        self._units: deque[_Unit] = deque()
+        self._units_lock = threading.Lock()
+        self._drain_scheduled = False
+        self.in_group = False
         # A forgotten writer must not leave its thread behind. The finalizer only stops the executor: it may run
         # inside another executor's lock (garbage collection happens anywhere), so it must not submit work.
         self._finalizer = weakref.finalize(self, self._executor.shutdown, wait=False)
@@ -71,8 +84,56 @@ class SqliteWriter:
         return fn(*args)
 
     async def run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        """Run a coroutine whose awaits never suspend (all I/O is inline here) on the writer thread."""
-        return await self.call(drive, make)
+        """Run a unit of work (a coroutine whose awaits never suspend) on the writer thread, group-committed."""
+        if self.on_thread():
+            return drive(make)
+        unit = _Unit(make)
+        with self._units_lock:
+            self._units.append(unit)
+            schedule = not self._drain_scheduled
+            self._drain_scheduled = True
+        if schedule:
+            self._executor.submit(self._marked, self._drain, ())
+        result: T = await asyncio.wrap_future(unit.future)
+        return result
+
+    def _drain(self) -> None:
+        """Take every unit queued so far (up to a limit) into one transaction; reschedule if more came."""
+        with self._units_lock:
+            group = [self._units.popleft() for _ in range(min(len(self._units), GROUP_LIMIT))]
+        try:
+            self._run_group(group)
+        finally:
+            with self._units_lock:
+                self._drain_scheduled = bool(self._units)
+                if self._drain_scheduled:
+                    self._executor.submit(self._marked, self._drain, ())
+
+    def _run_group(self, group: list[_Unit]) -> None:
+        conn = self.job_connection()
+        outcomes: list[tuple[_Unit, Any, BaseException | None]] = []
+        try:
+            conn.begin()
+            self.in_group = True
+            for unit in group:
+                try:
+                    outcomes.append((unit, drive(unit.make), None))
+                except BaseException as exc:  # the unit rolled back to its savepoint: it fails alone
+                    outcomes.append((unit, None, exc))
+            self.in_group = False
+            conn.commit()
+        except BaseException as exc:  # no COMMIT, no acknowledgement: every unit of the group fails
+            self.in_group = False
+            if conn.in_transaction():
+                conn.rollback()
+            for unit in group:
+                unit.future.set_exception(exc)
+            return
+        for unit, value, error in outcomes:
+            if error is None:
+                unit.future.set_result(value)
+            else:
+                unit.future.set_exception(error)
 
     def close(self) -> None:
         """Close the connections on the thread that opened them, then stop the thread (blocking: call it from a
@@ -90,6 +151,13 @@ class SqliteWriter:
 
 
 DEFERRED = "psa_deferred_begin"
+GROUP_LIMIT = 64
+
+
+@dataclass
+class _Unit:
+    make: Callable[[], Coroutine[Any, Any, Any]]
+    future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
 
 
 def _begin(conn: Connection) -> None:
@@ -113,11 +181,16 @@ class WriterConnection:
         self._writer = writer
         self._conn: Connection | None = None
         self._shared = False
+        self._savepoint: NestedTransaction | None = None
+        self._grouped = False
 
     async def open(self) -> None:
-        if self._writer.on_thread():  # a whole unit of work on the writer: its own connection, BEGIN IMMEDIATE
+        if self._writer.on_thread():  # a whole unit of work on the writer: its own connection
             self._conn, self._shared = self._writer.job_connection(), True
-            self._conn.begin()
+            if self._writer.in_group:  # one SAVEPOINT of the group's transaction
+                self._savepoint, self._grouped = self._conn.begin_nested(), True
+            else:
+                self._conn.begin()
             return
         self._conn = await self._writer.call(self._open_from_loop)
 
@@ -145,9 +218,19 @@ class WriterConnection:
         return result.freeze()() if result.returns_rows else result
 
     async def commit(self) -> None:
+        if self._grouped:  # RELEASE; the group's COMMIT makes it durable before anyone is told
+            if self._savepoint is not None:
+                self._savepoint.commit()
+                self._savepoint = None
+            return
         await self._writer.call(self._live.commit)
 
     async def rollback(self) -> None:
+        if self._grouped:  # only ever our savepoint: the group's transaction belongs to the writer
+            if self._savepoint is not None and self._savepoint.is_active:
+                self._savepoint.rollback()
+            self._savepoint = None
+            return
         if self._conn is not None and self._conn.in_transaction():
             await self._writer.call(self._conn.rollback)
 

@@ -479,10 +479,10 @@ def _sqlite_throughput_finding(seq: float, target: float, diag: dict[str, Any]) 
         f" {_n(diag['driver_ms'], 2)} ms is in the sqlite3 driver itself. The other {_n(rest, 2)} ms is Python"
         " outside those calls: the handler, building the Core statements, copying and projecting the aggregate,"
         " building the view, the commit, and the hop from the event loop to the thread and back. *To reach the"
-        " target:* prebuilt statements, the versioned directory cache and shallow copies are already in; what is"
-        " left is group commit on the writer thread (one BEGIN/COMMIT for the units of work queued behind each"
-        " other, each in its own SAVEPOINT, acknowledged after the COMMIT) and fewer rows read per command"
-        " (the notes a command does not show)."
+        " target:* prebuilt statements, the versioned directory cache, shallow copies and group commit (queued"
+        " units of work share one BEGIN/COMMIT as savepoints) are already in; group commit lifts concurrent load"
+        " only. What is left is Python per command on the writer thread: fewer rows read per command (the notes a"
+        " command does not show) and building the reply view outside the write transaction."
     )
 
 

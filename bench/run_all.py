@@ -463,8 +463,7 @@ def _sqlite_throughput_finding(seq: float, target: float, diag: dict[str, Any]) 
                 f" {diag['reference_reads_mean']} statements per command read reference data (customers, SLA"
                 f" policies, technicians, contacts, assets, routing rules), and {diag['repeated_statements_mean']}"
                 " repeat a statement that the same command already ran. *Suggested fix:* cache directory records and"
-                " routing rules per process, invalidated by writes (try `.venv/bin/python -m bench.whatif commands"
-                " --patch cache`)."
+                " routing rules per process, invalidated by writes."
             )
         return text + (
             " *To reach the target:* run each unit of work on one plain `sqlite3` connection, with one hop to a"
@@ -506,8 +505,7 @@ def _command_findings(cmd: dict[str, Any]) -> list[str]:
                 f" {_n(b['p99_ms'], 1)} ms. SQLite allows one writer at a time. The waiting writers sit in its busy"
                 " handler, which sleeps between polls, so whoever polls at the right moment wins, not whoever waited"
                 " longest. *Suggested fix:* on SQLite, serialise write units of work inside the process with one"
-                " `asyncio.Lock` (FIFO, no sleeping), and keep `busy_timeout` for other processes. Try it with"
-                f" `.venv/bin/python -m bench.whatif commands --concurrency {conc} --patch lock`."
+                " `asyncio.Lock` (FIFO, no sleeping), and keep `busy_timeout` for other processes."
             )
     for backend in ("postgresql", "sqlite"):
         probe = (cmd.get(backend) or {}).get("first_opens_probe") or {}
@@ -546,7 +544,7 @@ def _drain_findings(drain: dict[str, Any]) -> list[str]:
         text += (
             " `OutboxStore.settle` issues one `UPDATE` per outcome, although nearly every outcome in a batch is the"
             " same (`delivered`, now). *Suggested fix:* group the outcomes and run one `UPDATE … WHERE id IN (…)` per"
-            " group. Try it with `.venv/bin/python -m bench.whatif drain --patch settle`."
+            " group."
         )
     if sequential:
         text += (
@@ -627,7 +625,6 @@ def render(results: dict[str, Outcome], host: list[tuple[str, str]], seconds: fl
         ".venv/bin/python -m bench.commands --commands 3000 --tickets 300 --concurrency 8   # --backends sqlite",
         ".venv/bin/python -m bench.outbox_drain --rows 5000",
         ".venv/bin/python -m bench.kill9 --commands 1000   # --pace-ms 5: a gentler driver; --sink-delay-ms 50",
-        ".venv/bin/python -m bench.whatif commands --patch cache          # what-if experiments (not in make bench)",
         "```",
         "",
         "PostgreSQL runs use the server on 127.0.0.1:5432 (trust auth, override with `PSA_BENCH_PG_ADMIN`) and a"

@@ -32,11 +32,10 @@ async def run_here(make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
 
 @dataclass
 class Deps:
-    """What handlers need besides the unit of work; ``bus`` lets sweeps fan out into per-ticket commands."""
+    """What handlers need besides the unit of work. Handlers never get the bus: orchestrators do."""
 
     clock: Clock
     escalation_rules: tuple[EscalationRule, ...] = DEFAULT_RULES
-    bus: MessageBus | None = None
 
 
 @dataclass
@@ -48,9 +47,6 @@ class MessageBus:
     after_commit: list[Callable[[list[RecordedEvent]], None]] = field(default_factory=list)
     orchestrators: dict[type[Command], Orchestrator] = field(default_factory=dict)
     runner: Runner = run_here
-
-    def __post_init__(self) -> None:
-        self.deps.bus = self
 
     async def handle(self, command: Command, context: CommandContext) -> Any:
         orchestrate = self.orchestrators.get(type(command))

@@ -42,9 +42,7 @@ async def open_ticket(cmd: c.OpenTicket, uow: UnitOfWork, deps: Deps) -> TicketV
         number = await uow.tickets.next_number()
         events = decide.open_ticket(cmd, number=number, now=deps.clock.now(), sla=sla)
         ticket = await uow.tickets.append(None, events)
-        view = await ticket_view(uow, ticket, deps.clock.now())
-        await uow.commit()
-    return view
+        return await _commit_view(uow, ticket, deps)
 
 
 async def _check_references(uow: UnitOfWork, cmd: c.OpenTicket) -> None:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from psa_chatops.core.events import to_payload
 from psa_chatops.core.routing import RoutingRule, is_internal
 from psa_chatops.core.tickets import Ticket
 from psa_chatops.handlers.ports import Delivery, RecordedEvent
@@ -66,9 +67,8 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
     return summary
 
 
-def envelope(record: RecordedEvent, ticket: Ticket) -> dict[str, Any]:
-    from psa_chatops.core.events import to_payload
-
+def envelope(record: RecordedEvent, summary: dict[str, Any]) -> dict[str, Any]:
+    """The delivered document: the event with its envelope and the ticket as it stands after it."""
     return {
         "event_id": record.event_id,
         "type": record.event.type,
@@ -79,7 +79,7 @@ def envelope(record: RecordedEvent, ticket: Ticket) -> dict[str, Any]:
         "correlation_id": record.correlation_id,
         "causation_id": record.causation_id,
         "data": to_payload(record.event),
-        "ticket": ticket_summary(ticket),
+        "ticket": summary,
     }
 
 
@@ -87,6 +87,7 @@ async def enqueue(
     conn: SqlConnection, items: Iterable[tuple[RecordedEvent, Ticket]], rules: Sequence[RoutingRule], now: datetime
 ) -> int:
     rows = []
+    summaries: dict[int, dict[str, Any]] = {}  # the events of one append share one ticket state
     for record, ticket in items:
         if is_internal(record.event):
             continue
@@ -95,7 +96,11 @@ async def enqueue(
             for rule in rules
             if rule.matches(record.event, customer_id=ticket.customer_id, priority=ticket.priority)
         ]
-        payload = envelope(record, ticket) if destinations else None
+        if not destinations:
+            continue
+        if id(ticket) not in summaries:
+            summaries[id(ticket)] = ticket_summary(ticket)
+        payload = envelope(record, summaries[id(ticket)])
         rows += [
             {
                 "idempotency_key": idempotency_key(record.event_id, destination),

@@ -19,6 +19,7 @@ from psa_chatops.storage import mappers as m
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.directory import VERSION_SUBQUERY
 from psa_chatops.storage.tables import SqlConnection
+from psa_chatops.storage.ticket_cache import TicketCache
 
 TICKET_COUNTER = "ticket_number"
 FIRST_TICKET_NUMBER = 12_000
@@ -33,6 +34,9 @@ TICKETS, NOTES, EVENTS, COUNTERS = (
 )
 # Built once: constructing and cache-keying statements per call was a fifth of a command's time.
 GET_TICKET = select(TICKETS, VERSION_SUBQUERY.label("directory_version")).where(TICKETS.c.number == bindparam("number"))
+GET_HEAD = select(TICKETS.c.version, VERSION_SUBQUERY.label("directory_version")).where(
+    TICKETS.c.number == bindparam("number")
+)
 GET_NOTES = select(NOTES).where(NOTES.c.ticket_number == bindparam("number")).order_by(NOTES.c.note_id)
 INSERT_EVENTS = insert(EVENTS)
 INSERT_TICKET = insert(TICKETS)
@@ -57,11 +61,20 @@ class SqlTicketRepository:
         now: Callable[[], datetime],
         collect: Callable[[RecordedEvent, Ticket], None],
         observe_directory_version: Callable[[int], None] = lambda _version: None,
+        cache: TicketCache | None = None,
     ) -> None:
         self._conn, self._context, self._now, self._collect = conn, context, now, collect
-        self._observe = observe_directory_version
+        self._observe, self._cache = observe_directory_version, cache
 
     async def get(self, number: int) -> Ticket:
+        if self._cache is not None:  # the row's version decides whether the cached state is still the truth
+            head = (await self._conn.execute(GET_HEAD, {"number": number})).first()
+            if head is None:
+                raise NotFoundError(N_("Ticket #{number} does not exist."), number=number)
+            self._observe(int(head.directory_version or 0))
+            cached = self._cache.get(number, int(head.version))
+            if cached is not None:
+                return cached
         row = (await self._conn.execute(GET_TICKET, {"number": number})).first()
         if row is None:
             raise NotFoundError(N_("Ticket #{number} does not exist."), number=number)

@@ -9,6 +9,8 @@ event loop never blocks.
 Group commit: units of work that queued up while the thread was busy run together, each in its own SAVEPOINT of
 one transaction, and are acknowledged only after that transaction's COMMIT. A failing unit rolls back to its
 savepoint and fails alone; a failing COMMIT fails the whole group. Nothing is acknowledged before it is durable.
+A group of one (the usual case when commands arrive one at a time) needs no savepoint: its rollback restarts the
+transaction instead, which saves two statements per command.
 
 Code that opens a unit of work from the event loop (reads, tests) still works: each statement then hops to the
 writer thread, with a deferred BEGIN so a reader holds no write lock between hops. Writes belong in whole units.
@@ -26,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, NestedTransaction, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from psa_chatops.storage.engine import SQLITE_BUSY_TIMEOUT_S, sqlite_pragmas
@@ -45,6 +47,8 @@ class SqliteWriter:
         self._units_lock = threading.Lock()
         self._drain_scheduled = False
         self.in_group = False
+        self.group_size = 0
+        self._durable: list[Callable[[], None]] = []  # callbacks for the running group's COMMIT
         # A forgotten writer must not leave its thread behind. The finalizer only stops the executor: it may run
         # inside another executor's lock (garbage collection happens anywhere), so it must not submit work.
         self._finalizer = weakref.finalize(self, self._executor.shutdown, wait=False)
@@ -114,7 +118,7 @@ class SqliteWriter:
         outcomes: list[tuple[_Unit, Any, BaseException | None]] = []
         try:
             conn.begin()
-            self.in_group = True
+            self.in_group, self.group_size = True, len(group)
             for unit in group:
                 try:
                     outcomes.append((unit, drive(unit.make), None))
@@ -124,16 +128,23 @@ class SqliteWriter:
             conn.commit()
         except BaseException as exc:  # no COMMIT, no acknowledgement: every unit of the group fails
             self.in_group = False
+            self._durable.clear()
             if conn.in_transaction():
                 conn.rollback()
             for unit in group:
                 unit.future.set_exception(exc)
             return
+        durable, self._durable = self._durable, []
+        for callback in durable:
+            callback()
         for unit, value, error in outcomes:
             if error is None:
                 unit.future.set_result(value)
             else:
                 unit.future.set_exception(error)
+
+    def when_group_durable(self, callback: Callable[[], None]) -> None:
+        self._durable.append(callback)
 
     def close(self) -> None:
         """Close the connections on the thread that opened them, then stop the thread (blocking: call it from a
@@ -151,6 +162,7 @@ class SqliteWriter:
 
 
 DEFERRED = "psa_deferred_begin"
+SAVEPOINT = "psa_unit"
 GROUP_LIMIT = 64
 
 
@@ -181,14 +193,18 @@ class WriterConnection:
         self._writer = writer
         self._conn: Connection | None = None
         self._shared = False
-        self._savepoint: NestedTransaction | None = None
         self._grouped = False
+        self._savepoint = False  # this unit's SAVEPOINT in a group of several
+        self._unit_open = False  # grouped: neither released nor rolled back yet
 
     async def open(self) -> None:
         if self._writer.on_thread():  # a whole unit of work on the writer: its own connection
             self._conn, self._shared = self._writer.job_connection(), True
-            if self._writer.in_group:  # one SAVEPOINT of the group's transaction
-                self._savepoint, self._grouped = self._conn.begin_nested(), True
+            if self._writer.in_group:  # a part of the group's transaction
+                self._grouped = self._unit_open = True
+                self._savepoint = self._writer.group_size > 1
+                if self._savepoint:
+                    self._conn.exec_driver_sql(f"SAVEPOINT {SAVEPOINT}")
             else:
                 self._conn.begin()
             return
@@ -219,17 +235,29 @@ class WriterConnection:
 
     async def commit(self) -> None:
         if self._grouped:  # RELEASE; the group's COMMIT makes it durable before anyone is told
-            if self._savepoint is not None:
-                self._savepoint.commit()
-                self._savepoint = None
+            if self._unit_open and self._savepoint:
+                self._live.exec_driver_sql(f"RELEASE {SAVEPOINT}")
+            self._unit_open = False
             return
         await self._writer.call(self._live.commit)
 
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        if self._grouped:
+            self._writer.when_group_durable(callback)
+        else:
+            callback()
+
     async def rollback(self) -> None:
-        if self._grouped:  # only ever our savepoint: the group's transaction belongs to the writer
-            if self._savepoint is not None and self._savepoint.is_active:
-                self._savepoint.rollback()
-            self._savepoint = None
+        if self._grouped:  # only ever our part: the group's transaction belongs to the writer
+            if self._unit_open:
+                conn = self._live
+                if self._savepoint:
+                    conn.exec_driver_sql(f"ROLLBACK TO {SAVEPOINT}")
+                    conn.exec_driver_sql(f"RELEASE {SAVEPOINT}")
+                else:  # the group is this unit alone: start its transaction afresh
+                    conn.rollback()
+                    conn.begin()
+            self._unit_open = False
             return
         if self._conn is not None and self._conn.in_transaction():
             await self._writer.call(self._conn.rollback)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
@@ -18,6 +19,7 @@ from psa_chatops.storage import outbox
 from psa_chatops.storage.directory import DirectoryCache, SqlDirectory
 from psa_chatops.storage.repositories import SqlTicketRepository
 from psa_chatops.storage.sqlite_writer import SqliteWriter, WriterConnection
+from psa_chatops.storage.ticket_cache import TicketCache
 
 
 class TxConnection(Protocol):
@@ -30,6 +32,9 @@ class TxConnection(Protocol):
     async def commit(self) -> None: ...
 
     async def rollback(self) -> None: ...
+
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the committed transaction is durable (at once, or after a group commit)."""
 
     async def close(self) -> None: ...
 
@@ -56,6 +61,9 @@ class EngineConnection:
     async def commit(self) -> None:
         await self._live.commit()
 
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        callback()
+
     async def rollback(self) -> None:
         if self._conn is not None and self._conn.in_transaction():
             await self._conn.rollback()
@@ -78,9 +86,11 @@ class SqlUnitOfWork:
         clock: Clock,
         cache: DirectoryCache | None = None,
         writer: SqliteWriter | None = None,
+        ticket_cache: TicketCache | None = None,
     ) -> None:
         self._engine, self.context, self._clock, self._writer = engine, context, clock, writer
         self._cache = cache if cache is not None else DirectoryCache()
+        self._ticket_cache = ticket_cache
         self._conn: TxConnection | None = None
         self._pending: list[tuple[RecordedEvent, Ticket]] = []
         self._committed: list[RecordedEvent] = []
@@ -103,6 +113,7 @@ class SqlUnitOfWork:
             now=self._clock.now,
             collect=self._collect,
             observe_directory_version=self.directory.observe_version,
+            cache=self._ticket_cache,
         )
         return self
 
@@ -123,6 +134,9 @@ class SqlUnitOfWork:
             rules = await self.directory.routing_rules()
             self.outbox_rows += await outbox.enqueue(self.connection, self._pending, rules, self._clock.now())
         await self.connection.commit()
+        if self._ticket_cache is not None and self._pending:
+            latest = list({ticket.number: ticket for _, ticket in self._pending}.values())
+            self.connection.when_durable(partial(self._ticket_cache.put, latest))
         self._committed += [record for record, _ in self._pending]
         self._pending = []
 
@@ -138,10 +152,10 @@ class SqlUnitOfWork:
 def sql_uow_factory(
     engine: AsyncEngine, clock: Clock, *, writer: SqliteWriter | None = None
 ) -> Callable[[CommandContext], SqlUnitOfWork]:
-    cache = DirectoryCache()
+    cache, tickets = DirectoryCache(), TicketCache()
 
     def factory(context: CommandContext) -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, context, clock=clock, cache=cache, writer=writer)
+        return SqlUnitOfWork(engine, context, clock=clock, cache=cache, writer=writer, ticket_cache=tickets)
 
     return factory
 

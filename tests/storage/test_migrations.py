@@ -31,6 +31,8 @@ EXPECTED_TABLES = {
     "routing_rules",
     "outbox",
     "idempotency_keys",
+    "api_keys",
+    "audit_log",
 }
 
 

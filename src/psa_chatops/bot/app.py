@@ -14,6 +14,8 @@ from sqlalchemy import text
 
 from psa_chatops import __version__
 from psa_chatops.bot import keys, lifecycle
+from psa_chatops.bot.api import v1
+from psa_chatops.bot.api.app import add_api, api_ctx
 from psa_chatops.bot.metrics import Metrics
 from psa_chatops.bot.middlewares import access_log, problem_json, request_id
 from psa_chatops.bot.settings import Settings
@@ -28,7 +30,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.METRICS] = Metrics()
-    app.cleanup_ctx.extend([lifecycle.database_ctx, lifecycle.http_ctx, lifecycle.background_ctx])
+    app.cleanup_ctx.extend([lifecycle.database_ctx, lifecycle.http_ctx, api_ctx, lifecycle.background_ctx])
+    add_api(app, [(v1.ROOT, v1.build_api())])
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -43,7 +46,14 @@ async def index(request: web.Request) -> web.Response:
             "service": "psa-chatops",
             "version": __version__,
             "sandbox": settings.sandbox,
-            "links": {"health": "/healthz", "ready": "/readyz", "metrics": "/metrics"},
+            "links": {
+                "health": "/healthz",
+                "ready": "/readyz",
+                "metrics": "/metrics",
+                "api": "/api/v1",
+                "openapi": "/api/v1/openapi.json",
+                "docs": "/docs",
+            },
         }
     )
 

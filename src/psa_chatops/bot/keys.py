@@ -24,3 +24,4 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 BACKGROUND: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("background")
 WRITER: web.AppKey[SqliteWriter | None] = web.AppKey("sqlite_writer")
+ACTOR_ID: web.RequestKey[str] = web.RequestKey("actor_id")  # who made the request, for the access log

@@ -18,6 +18,7 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 _SECRET_PATTERNS = [
     re.compile(r"xox[abposr]-[A-Za-z0-9-]+"),  # Slack tokens
+    re.compile(r"psa_[a-z0-9]{10}_[A-Za-z0-9_-]+"),  # our API keys
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"(?i)((?:password|secret|token|api[_-]?key|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+"),
     re.compile(r"(?<=://)([^:/@\s]+):([^@/\s]+)@"),  # credentials in URLs

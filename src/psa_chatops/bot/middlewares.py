@@ -18,7 +18,14 @@ from psa_chatops.i18n import normalise_locale, translate
 
 logger = logging.getLogger("psa_chatops.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-STATUS_OF_KIND = {"not_found": 404, "forbidden": 403, "invalid": 422, "conflict": 409, "concurrency": 409}
+STATUS_OF_KIND = {
+    "not_found": 404,
+    "forbidden": 403,
+    "invalid": 422,
+    "conflict": 409,
+    "concurrency": 409,
+    "precondition": 412,
+}
 
 
 @web.middleware
@@ -37,10 +44,11 @@ async def request_id(request: web.Request, handler: Handler) -> web.StreamRespon
 @web.middleware
 async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
-    status = 500
+    status, sent = 500, 0
     try:
         response = await handler(request)
         status = response.status
+        sent = response.content_length or 0
         return response
     except web.HTTPException as exc:
         status = exc.status
@@ -62,6 +70,8 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
                 "status": status,
                 "latency_ms": round(elapsed * 1000, 2),
                 "request_bytes": request.content_length or 0,
+                "response_bytes": sent,
+                "actor": request.get(keys.ACTOR_ID),
             },
         )
 

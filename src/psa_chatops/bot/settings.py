@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from psa_chatops.storage.engine import is_sqlite
@@ -41,6 +41,21 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_signing_secret: SecretStr | None = None
 
+    # REST API gateway
+    redis_url: SecretStr | None = None  # rate limits and the response cache are shared through Redis when set
+    api_rate_per_key: float = Field(default=50.0, gt=0, description="requests per second per API key (refill)")
+    api_burst_per_key: int = Field(default=200, ge=1)
+    api_rate_per_ip: float = Field(default=100.0, gt=0)
+    api_burst_per_ip: int = Field(default=400, ge=1)
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    api_cache: bool = True
+    sandbox_tokens_per_hour: int = Field(default=20, ge=1)
+    jwt_private_key: SecretStr | None = None  # PEM (EC P-256); without it a key is generated at start
+    jwt_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    jwt_external_issuer: str | None = None  # e.g. https://login.microsoftonline.com/<tenant>/v2.0
+    jwt_external_jwks_url: str | None = None
+    jwt_external_audience: str | None = None
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
@@ -50,6 +65,15 @@ class Settings(BaseSettings):
                 f"(got scheme {value.split('://', 1)[0]!r})"
             )
         return value
+
+    @model_validator(mode="after")
+    def _external_issuer_complete(self) -> Settings:
+        parts = (self.jwt_external_issuer, self.jwt_external_jwks_url, self.jwt_external_audience)
+        if any(parts) and not all(parts):
+            raise ValueError(
+                "set all of PSA_JWT_EXTERNAL_ISSUER, PSA_JWT_EXTERNAL_JWKS_URL and PSA_JWT_EXTERNAL_AUDIENCE, or none"
+            )
+        return self
 
     @property
     def is_sqlite(self) -> bool:

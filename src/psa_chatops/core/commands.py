@@ -68,6 +68,19 @@ class CloseTicket(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class UpdateTicket(Command):
+    """Several field changes at once, in one transaction, optionally only if the ticket is still at
+    ``expected_version`` (what the REST API's ``If-Match`` asks for)."""
+
+    number: int
+    status: Status | None = None
+    priority: Priority | None = None
+    assignee_id: str | None = None
+    resolution: str | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class CheckSlaBreaches(Command):
     now: datetime
     numbers: tuple[int, ...] = field(default=())

@@ -5,7 +5,8 @@
      ├── ForbiddenError       the actor may not do this
      ├── InvalidError         the request makes no sense (bad value, invalid status transition)
      └── ConflictError        the state changed underneath (retry) or the request duplicates existing state
-          └── ConcurrencyError  optimistic concurrency: another writer appended first; reload and retry
+          ├── ConcurrencyError  optimistic concurrency: another writer appended first; reload and retry
+          └── PreconditionFailedError  the caller's expected version is not the current one (HTTP If-Match)
 
 The template is the English msgid of the message catalog (gettext style, marked with ``N_``); adapters translate
 it into the recipient's language with ``psa_chatops.i18n`` and fill in ``params``.
@@ -54,3 +55,7 @@ class ConflictError(DomainError):
 
 class ConcurrencyError(ConflictError):
     kind = "concurrency"
+
+
+class PreconditionFailedError(ConflictError):
+    kind = "precondition"

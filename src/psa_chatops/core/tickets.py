@@ -8,7 +8,7 @@ Every refusal is a ``DomainError`` with a message for the technician; nothing is
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -120,6 +120,13 @@ class Ticket:
             sla=sla,
             version=1,
         )
+
+    def evolved(self, events: Iterable[ev.Event]) -> Ticket:
+        """A copy with the events applied; this ticket stays as it was (cached states are shared)."""
+        updated = replace(self, notes=list(self.notes), sla={k: replace(v) for k, v in self.sla.items()})
+        for event in events:
+            updated.apply(event)
+        return updated
 
     def apply(self, event: ev.Event) -> None:
         _APPLY[type(event)](self, event)

@@ -39,6 +39,8 @@ async def resolve_actor(directory: Directory, *, channel: str, external_id: str,
 def can_see_customer(actor: Actor, customer_id: str) -> bool:
     if is_system(actor):
         return True
+    if actor.client:
+        return actor.client.can_see_customer(customer_id)
     if actor.technician:
         return actor.technician.can_see_customer(customer_id)
     return actor.contact is not None and actor.contact.customer_id == customer_id
@@ -48,6 +50,9 @@ def visible_customers(actor: Actor) -> list[str] | None:
     """None means all customers."""
     if is_system(actor):
         return None
+    if actor.client:
+        ids = actor.client.customer_ids
+        return None if ids is None else sorted(ids)
     if actor.technician:
         scope = actor.technician.customer_scope
         return None if scope is None else sorted(scope)
@@ -59,14 +64,19 @@ def ensure_sees_ticket(actor: Actor, ticket: Ticket) -> None:
         raise NotFoundError(N_("Ticket #{number} does not exist."), number=ticket.number)
 
 
+def acts_as_technician(actor: Actor) -> bool:
+    """Technicians, API clients (their scopes are checked by the gateway) and the system itself."""
+    return is_system(actor) or actor.technician is not None or actor.client is not None
+
+
 def ensure_known(actor: Actor) -> None:
-    if not (is_system(actor) or actor.technician or actor.contact):
+    if not (acts_as_technician(actor) or actor.contact):
         raise ForbiddenError(N_("Your account is not linked to a technician or contact yet."))
 
 
 def ensure_technician(actor: Actor) -> None:
     ensure_known(actor)
-    if not (is_system(actor) or actor.technician):
+    if not acts_as_technician(actor):
         raise ForbiddenError(N_("Only technicians can do this."))
 
 
@@ -79,7 +89,7 @@ def ensure_may_assign(actor: Actor, assignee_id: str) -> None:
 
 def allowed_actions(actor: Actor, ticket: Ticket) -> tuple[str, ...]:
     """The action verbs the cards should offer this actor for this ticket."""
-    if not (actor.technician or is_system(actor)):
+    if not acts_as_technician(actor):
         return ("add_note",) if actor.contact and ticket.status.value != "closed" else ()
     if ticket.status.value == "closed":
         return ()

@@ -20,8 +20,23 @@ class Clock(Protocol):
 
 
 @dataclass(frozen=True)
+class ApiClient:
+    """An integration acting through the REST API (an API key or an OAuth2 client). It works with a technician's
+    rights, narrowed by its scopes (checked by the gateway) and its optional customer scope (checked here)."""
+
+    id: str  # the actor id recorded on events and in the audit log, e.g. "apikey:k3x9..." or "oauth:<subject>"
+    name: str
+    scopes: frozenset[str]
+    customer_ids: tuple[str, ...] | None = None
+
+    def can_see_customer(self, customer_id: str) -> bool:
+        return self.customer_ids is None or customer_id in self.customer_ids
+
+
+@dataclass(frozen=True)
 class Actor:
-    """Who is acting: a channel identity resolved to a technician, a customer contact, or the system itself."""
+    """Who is acting: a channel identity resolved to a technician, a customer contact, an API client, or the
+    system itself."""
 
     channel: str
     external_id: str
@@ -29,9 +44,12 @@ class Actor:
     contact: Contact | None = None
     locale: str = "en"
     timezone: str = "Europe/Berlin"
+    client: ApiClient | None = None
 
     @property
     def id(self) -> str:
+        if self.client:
+            return self.client.id
         if self.technician:
             return f"technician:{self.technician.id}"
         if self.contact:
@@ -85,6 +103,11 @@ class TicketFilter:
     limit: int = 50
     offset: int = 0
     open_only: bool = field(default=False)
+    sort: str = "-number"  # one of SORTS; ties always break on the number, so pages are stable
+    after: tuple[Any, int] | None = None  # keyset: (sort value, number) of the last row of the previous page
+
+
+SORTS = ("-number", "number", "-updated_at", "updated_at", "-created_at", "created_at")
 
 
 class TicketRepository(Protocol):
@@ -101,6 +124,8 @@ class TicketRepository(Protocol):
     async def count(self, query: TicketFilter) -> int: ...
 
     async def due_for_sla_check(self, limit: int) -> list[int]: ...
+
+    async def history(self, number: int) -> list[RecordedEvent]: ...
 
 
 class Directory(Protocol):

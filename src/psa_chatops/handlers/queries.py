@@ -10,7 +10,7 @@ from psa_chatops.core.sla import BusinessCalendar
 from psa_chatops.core.tickets import SlaClock, Ticket
 from psa_chatops.core.tickets_state import Status
 from psa_chatops.handlers import actors
-from psa_chatops.handlers.ports import TicketFilter, UnitOfWork
+from psa_chatops.handlers.ports import RecordedEvent, TicketFilter, UnitOfWork
 from psa_chatops.handlers.views import NoteView, SlaView, TicketListView, TicketSummaryView, TicketView
 
 AT_RISK_PERCENT = 75.0
@@ -85,6 +85,8 @@ async def ticket_view(uow: UnitOfWork, ticket: Ticket, now: datetime) -> TicketV
         asset=await _name(uow, "asset", ticket.asset_id),
         assignee_id=ticket.assignee_id,
         assignee=await _name(uow, "technician", ticket.assignee_id),
+        contact_id=ticket.contact_id,
+        asset_id=ticket.asset_id,
         tags=ticket.tags,
         resolution=ticket.resolution,
         escalation_level=ticket.escalation_level,
@@ -102,6 +104,15 @@ async def show_ticket(number: int, *, uow: UnitOfWork, now: datetime) -> TicketV
         return await ticket_view(uow, ticket, now)
 
 
+async def ticket_history(number: int, *, uow: UnitOfWork) -> list[RecordedEvent]:
+    """Every event of a ticket, oldest first, if the actor may see the ticket."""
+    async with uow:
+        actors.ensure_known(uow.context.actor)
+        ticket = await uow.tickets.get(number)
+        actors.ensure_sees_ticket(uow.context.actor, ticket)
+        return await uow.tickets.history(number)
+
+
 async def summary(uow: UnitOfWork, ticket: Ticket, now: datetime) -> TicketSummaryView:
     customer = await uow.directory.customer(ticket.customer_id)
     slas = sla_views(ticket, await _calendar(uow, ticket), now)
@@ -116,6 +127,10 @@ async def summary(uow: UnitOfWork, ticket: Ticket, now: datetime) -> TicketSumma
         assignee=await _name(uow, "technician", ticket.assignee_id),
         next_due_at=min((s.due_at for s in open_slas if s.due_at), default=None),
         sla_state=worst.state if worst else "met",
+        customer_id=ticket.customer_id,
+        assignee_id=ticket.assignee_id,
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
     )
 
 

@@ -14,6 +14,7 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.AddNote: tickets.add_note,
     c.ChangePriority: tickets.change_priority,
     c.EscalateTicket: tickets.escalate_ticket,
+    c.UpdateTicket: tickets.update_ticket,
     c.CheckTicketSla: sla.check_ticket_sla,
 }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from psa_chatops.core import commands as c
 from psa_chatops.core import events as ev
 from psa_chatops.core import ticket_decisions as decide
-from psa_chatops.core.errors import N_, ConflictError, ForbiddenError, InvalidError
+from psa_chatops.core.errors import N_, ConflictError, ForbiddenError, InvalidError, PreconditionFailedError
 from psa_chatops.core.tickets import SlaContext, Ticket
 from psa_chatops.core.tickets_state import Status, Visibility
 from psa_chatops.handlers import actors
@@ -119,6 +119,44 @@ async def escalate_ticket(cmd: c.EscalateTicket, uow: UnitOfWork, deps: Deps) ->
         sla = await sla_context(uow, ticket.customer_id)
         ticket = await uow.tickets.append(ticket, decide.escalate_ticket(ticket, cmd, now=deps.clock.now(), sla=sla))
         return await _commit_view(uow, ticket, deps)
+
+
+async def update_ticket(cmd: c.UpdateTicket, uow: UnitOfWork, deps: Deps) -> TicketView:
+    """Priority, assignee and status in that order, as one append: all or nothing, one version check."""
+    async with uow:
+        actors.ensure_technician(uow.context.actor)
+        ticket = await _load(uow, cmd.number)
+        if cmd.expected_version is not None and ticket.version != cmd.expected_version:
+            raise PreconditionFailedError(
+                N_("Ticket #{number} has changed since you read it (version {current}, you sent {expected})."),
+                number=ticket.number,
+                current=ticket.version,
+                expected=cmd.expected_version,
+            )
+        events = await _update_events(cmd, ticket, uow, deps)
+        if events:
+            ticket = await uow.tickets.append(ticket, events)
+        return await _commit_view(uow, ticket, deps)
+
+
+async def _update_events(cmd: c.UpdateTicket, ticket: Ticket, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
+    now, events = deps.clock.now(), []
+    current = ticket
+    if cmd.priority is not None and cmd.priority is not current.priority:
+        sla = await sla_context(uow, ticket.customer_id)
+        events += decide.change_priority(current, cmd.priority, now=now, sla=sla)
+        current = ticket.evolved(events)
+    if cmd.assignee_id is not None and cmd.assignee_id != current.assignee_id:
+        actors.ensure_may_assign(uow.context.actor, cmd.assignee_id)
+        assignee = await uow.directory.technician(cmd.assignee_id)
+        if not assignee.can_see_customer(ticket.customer_id):
+            raise InvalidError(N_("{name} does not work for this ticket's customer."), name=assignee.name)
+        events += decide.assign_ticket(current, c.AssignTicket(number=ticket.number, assignee_id=assignee.id), now=now)
+        current = ticket.evolved(events)
+    if cmd.status is not None and cmd.status is not current.status:
+        sla = await sla_context(uow, ticket.customer_id)
+        events += decide.change_status(current, cmd.status, now=now, sla=sla, resolution=cmd.resolution)
+    return events
 
 
 async def _commit_view(uow: UnitOfWork, ticket: Ticket, deps: Deps) -> TicketView:

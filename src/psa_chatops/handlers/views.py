@@ -41,6 +41,8 @@ class TicketView:
     asset: str | None = None
     assignee_id: str | None = None
     assignee: str | None = None
+    contact_id: str | None = None
+    asset_id: str | None = None
     tags: tuple[str, ...] = ()
     resolution: str | None = None
     escalation_level: int = 0
@@ -63,6 +65,10 @@ class TicketSummaryView:
     assignee: str | None
     next_due_at: datetime | None
     sla_state: str
+    customer_id: str = ""
+    assignee_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

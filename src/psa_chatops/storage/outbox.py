@@ -25,8 +25,9 @@ from psa_chatops.handlers.ports import Delivery, RecordedEvent
 from psa_chatops.storage import mappers as m
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.engine import read_connection
-from psa_chatops.storage.sqlite_writer import SqliteWriter, WriterConnection
+from psa_chatops.storage.sqlite_writer import SqliteWriter
 from psa_chatops.storage.tables import SqlConnection
+from psa_chatops.storage.transactions import in_transaction
 
 OUTBOX = t.table_of(t.OutboxRow)
 _INSERT = insert(OUTBOX)
@@ -140,23 +141,7 @@ class OutboxStore:
         self._skip_locked = engine.dialect.name == "postgresql"
 
     async def _in_tx(self, work: Callable[[SqlConnection], Coroutine[Any, Any, T]]) -> T:
-        writer = self._writer
-        if writer is None:
-            async with self._engine.begin() as conn:
-                return await work(conn)
-
-        async def on_writer() -> T:
-            conn = WriterConnection(writer)
-            await conn.open()
-            try:
-                result = await work(conn)
-                await conn.commit()
-                return result
-            finally:
-                await conn.rollback()
-                await conn.close()
-
-        return await writer.run(on_writer)
+        return await in_transaction(self._engine, self._writer, work)
 
     async def claim(self, *, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         earlier = OUTBOX.alias("earlier")

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from psa_chatops.core import events as ev
 from psa_chatops.core.errors import N_, ConcurrencyError, NotFoundError
 from psa_chatops.core.tickets import Ticket
 from psa_chatops.core.tickets_state import Status
-from psa_chatops.handlers.ports import CommandContext, RecordedEvent, TicketFilter
+from psa_chatops.handlers.ports import SORTS, CommandContext, RecordedEvent, TicketFilter
 from psa_chatops.storage import mappers as m
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.directory import VERSION_SUBQUERY
@@ -148,7 +147,7 @@ class SqlTicketRepository:
             await self._conn.execute(INSERT_NOTES, notes)
 
     async def find(self, query: TicketFilter) -> list[Ticket]:
-        stmt = _filtered(select(t.TicketRow), query).order_by(t.TicketRow.number.desc())  # type: ignore[attr-defined]
+        stmt = _sorted(_filtered(select(TICKETS), query), query)
         rows = (await self._conn.execute(stmt.limit(query.limit).offset(query.offset))).all()
         return [m.ticket_from_row(row, []) for row in rows]  # lists show no notes: no query per ticket
 
@@ -170,12 +169,29 @@ class SqlTicketRepository:
 
 
 def _fold(ticket: Ticket | None, events: Sequence[ev.Event]) -> Ticket:
-    if ticket is None:
-        return Ticket.replay(events)
-    updated = replace(ticket, notes=list(ticket.notes), sla={k: replace(v) for k, v in ticket.sla.items()})
-    for event in events:
-        updated.apply(event)
-    return updated
+    return Ticket.replay(events) if ticket is None else ticket.evolved(events)
+
+
+def _sorted(stmt: Any, q: TicketFilter) -> Any:
+    """Order by the sort column, ties broken by number; ``after`` continues from a page's last row (keyset), so a
+    page never repeats or skips rows when tickets are opened meanwhile."""
+    if q.sort not in SORTS:
+        raise ValueError(f"unknown sort {q.sort!r}")
+    descending, name = q.sort.startswith("-"), q.sort.lstrip("-")
+    column, number = TICKETS.c[name], TICKETS.c.number
+    if q.after is not None:
+        value, last = q.after
+        if name == "number":
+            stmt = stmt.where(number < last if descending else number > last)
+        elif descending:
+            stmt = stmt.where(or_(column < value, and_(column == value, number < last)))
+        else:
+            stmt = stmt.where(or_(column > value, and_(column == value, number > last)))
+    if name == "number":
+        return stmt.order_by(number.desc() if descending else number.asc())
+    if descending:
+        return stmt.order_by(column.desc(), number.desc())
+    return stmt.order_by(column.asc(), number.asc())
 
 
 def _filtered(stmt: Any, q: TicketFilter) -> Any:

@@ -192,6 +192,42 @@ class IdempotencyKeyRow(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class ApiKeyRow(SQLModel, table=True):
+    """An API key: the public ``id`` (the key's prefix) finds the row, ``secret_hash`` (SHA-256 of the whole key,
+    which carries 256 random bits) proves it. The key itself is shown once and never stored."""
+
+    __tablename__ = "api_keys"
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=128)
+    secret_hash: str = Field(max_length=64)
+    scopes: list[str] = _json()
+    customer_ids: list[str] | None = _json()
+    allowed_networks: list[str] | None = _json()
+    sandbox: bool = False
+    created_by: str = Field(max_length=255)
+    created_at: datetime = _ts()
+    expires_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+    last_used_at: datetime | None = _ts(nullable=True)
+
+
+class AuditLogRow(SQLModel, table=True):
+    """Every write through the API, whoever made it and whatever came of it (refusals too)."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    occurred_at: datetime = _ts(index=True)
+    actor: str = Field(max_length=255, index=True)
+    method: str = Field(max_length=8)
+    route: str = Field(max_length=255)
+    path: str = Field(max_length=1024)
+    status: int
+    resource: str | None = Field(default=None, max_length=255, index=True)
+    request_id: str = Field(max_length=64)
+    client_ip: str | None = Field(default=None, max_length=64)
+    details: dict[str, Any] | None = _json()
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table behind a model; Core statements are faster than ORM objects on the hot path."""
     table: Table = model.__table__  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from psa_chatops.bot.api import tickets
+from psa_chatops.bot.api import tickets, v1_resources
 from psa_chatops.bot.api import v1_models as m
 from psa_chatops.bot.api.operations import Api, Call, Operation, Reply
 from psa_chatops.handlers.ports import RecordedEvent
@@ -206,4 +206,5 @@ def build_api() -> Api:
         description="Tickets, customers, assets and SLAs of the embedded PSA. Errors are RFC 9457 problem+json.",
     )
     api.extend(OPERATIONS)
+    api.extend(v1_resources.OPERATIONS)
     return api

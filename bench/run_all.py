@@ -42,11 +42,13 @@ STEPS = [
     Step("commands", "bench.commands", [], 210),
     Step("outbox_drain", "bench.outbox_drain", [], 120),
     Step("kill9", "bench.kill9", [], 150),
+    Step("api", "bench.api", [], 180),
 ]
 QUICK_ARGS = {
     "commands": ["--commands", "600", "--tickets", "60"],
     "outbox_drain": ["--rows", "1000"],
     "kill9": ["--commands", "300"],
+    "api": ["--requests", "800", "--creates", "400"],
 }
 
 
@@ -233,10 +235,68 @@ def summary_section(results: dict[str, Outcome]) -> list[str]:
                 _mark(k9["ok"]),
             ]
         )
+    rows += _api_summary_rows(results["api"].result)
     for outcome in results.values():
         if outcome.error:
             rows.append([f"`{outcome.step.module}`", "finishes", f"FAILED: {outcome.error}", "❌"])
     return ["## Summary", "", *_table(["Benchmark", "Target", "Result", ""], rows), ""]
+
+
+def _api_summary_rows(api: dict[str, Any] | None) -> list[list[str]]:
+    if not api:
+        return []
+    ratio, target = api["ratio"]["ours"], api["target_ratio"]
+    get = api["get"]["ours"]
+    create, goal = api["create"], api["target_creates_per_second"]
+    return [
+        [
+            "`GET /api/v1/tickets/{n}` (key auth, rate limits, request logs) vs a bare aiohttp handler",
+            f"≥ {target}x bare",
+            f"{_n(ratio, 3)}x ({_n(get['per_second'], 1)}/s, p50 {get['p50_ms']} ms, p99 {get['p99_ms']} ms)",
+            _mark(ratio >= target),
+        ],
+        [
+            "`POST /api/v1/tickets`, sqlite",
+            f"≥ {_n(goal)} tickets/s",
+            f"{_n(create['per_second'], 1)} tickets/s (p50 {create['p50_ms']} ms, p99 {create['p99_ms']} ms)",
+            _mark(create["per_second"] >= goal and create["errors"] == 0),
+        ],
+    ]
+
+
+def api_section(outcome: Outcome) -> list[str]:
+    api = outcome.result
+    lines = [
+        "## 4. REST API through the gateway — `bench/api.py`",
+        "",
+        "The real service (`create_app`, sandbox, dispatcher and scheduler running, JSON request logs written by the"
+        " logging thread to a file, token-bucket limits per key and per address, API-key auth) in its own process"
+        " (`bench/api_server.py`), on a fresh SQLite database with the demo directory; the load generator is an"
+        f" aiohttp client in this process with {api['concurrency'] if api else '?'} connections. **Baseline:** a bare"
+        " aiohttp app whose one handler returns the same JSON bytes (a real ticket response), same client, same run."
+        " GETs pick random tickets among 200; *ours* has the response cache on (the default; a write invalidates"
+        " it), *ours-no-cache* sets `PSA_API_CACHE=false`. POST opens tickets (two outbox rows each, the audit line in"
+        " the same transaction).",
+        "",
+    ]
+    if not api:
+        return [*lines, f"FAILED: {outcome.error}", ""]
+    rows = [
+        [
+            f"GET, {mode}",
+            _n(r["per_second"], 1),
+            str(r["p50_ms"]),
+            str(r["p99_ms"]),
+            _n(api["ratio"][mode], 3),
+            str(r["errors"]),
+        ]
+        for mode, r in api["get"].items()
+    ]
+    c = api["create"]
+    rate, p50, p99 = _n(c["per_second"], 1), str(c["p50_ms"]), str(c["p99_ms"])
+    rows.append(["POST /api/v1/tickets", rate, p50, p99, "-", str(c["errors"])])
+    header = ["Run", "Requests/s", "p50 ms", "p99 ms", "Ratio to bare", "Errors"]
+    return [*lines, *_table(header, rows), f"Response body: {api['body_bytes']} bytes.", ""]
 
 
 def commands_section(outcome: Outcome) -> list[str]:
@@ -618,6 +678,7 @@ def render(results: dict[str, Outcome], host: list[tuple[str, str]], seconds: fl
         *commands_section(results["commands"]),
         *drain_section(results["outbox_drain"]),
         *kill9_section(results["kill9"]),
+        *api_section(results["api"]),
         *findings_section(results),
         "## Reproduce one part",
         "",
@@ -625,6 +686,7 @@ def render(results: dict[str, Outcome], host: list[tuple[str, str]], seconds: fl
         ".venv/bin/python -m bench.commands --commands 3000 --tickets 300 --concurrency 8   # --backends sqlite",
         ".venv/bin/python -m bench.outbox_drain --rows 5000",
         ".venv/bin/python -m bench.kill9 --commands 1000   # --pace-ms 5: a gentler driver; --sink-delay-ms 50",
+        ".venv/bin/python -m bench.api --requests 4000 --creates 2000 --concurrency 16",
         "```",
         "",
         "PostgreSQL runs use the server on 127.0.0.1:5432 (trust auth, override with `PSA_BENCH_PG_ADMIN`) and a"

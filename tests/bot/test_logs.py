@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
-from psa_chatops.bot.logs import REQUEST_ID, JsonFormatter, redact
+from psa_chatops.bot.logs import REQUEST_ID, JsonFormatter, configure_logging, redact, stop_logging
 from psa_chatops.bot.settings import Settings
 
 
@@ -20,6 +21,7 @@ from psa_chatops.bot.settings import Settings
         ("connect postgresql+asyncpg://psa:s3cr3t@db/psa", "s3cr3t"),
         ('{"api_key": "psa_live_abcdef"}', "psa_live_abcdef"),
         ("password=hunter2&user=x", "hunter2"),
+        ("GET /api/v1/tickets with psa_abcdefghij_S3cretPart-of_the_key", "S3cretPart"),
     ],
 )
 def test_redact_removes_secrets(text: str, leak: str) -> None:
@@ -48,3 +50,27 @@ def test_settings_never_show_secrets() -> None:
     assert "whsec-very-secret" not in str(settings.model_dump())
     url = Settings(database_url="postgresql+asyncpg://psa:pw123@db:5432/psa").redacted_database_url()
     assert "pw123" not in url
+
+
+def test_records_are_written_by_a_background_thread_with_the_callers_context(tmp_path: Path) -> None:
+    """The request id and the traceback are taken on the calling thread; the line is written by the listener."""
+    path = tmp_path / "psa.log"
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    configure_logging("INFO", "json", path=str(path))
+    token = REQUEST_ID.set("req-42")
+    try:
+        logging.getLogger("psa_chatops.test").info("hello %s", "world", extra={"route": "/x"})
+        try:
+            raise ValueError("boom password=hunter2")
+        except ValueError:
+            logging.getLogger("psa_chatops.test").exception("failed")
+    finally:
+        REQUEST_ID.reset(token)
+        stop_logging()
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+    first, second = (json.loads(line) for line in path.read_text().splitlines())
+    assert (first["msg"], first["request_id"], first["route"]) == ("hello world", "req-42", "/x")
+    assert second["request_id"] == "req-42"
+    assert "ValueError" in second["exc"]
+    assert "hunter2" not in second["exc"]

@@ -14,8 +14,9 @@ from sqlalchemy import text
 
 from psa_chatops import __version__
 from psa_chatops.bot import keys, lifecycle
-from psa_chatops.bot.api import v1
+from psa_chatops.bot.api import v1, v2
 from psa_chatops.bot.api.app import add_api, api_ctx
+from psa_chatops.bot.api.docs import add_docs
 from psa_chatops.bot.metrics import Metrics
 from psa_chatops.bot.middlewares import access_log, problem_json, request_id
 from psa_chatops.bot.settings import Settings
@@ -31,7 +32,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.METRICS] = Metrics()
     app.cleanup_ctx.extend([lifecycle.database_ctx, lifecycle.http_ctx, api_ctx, lifecycle.background_ctx])
-    add_api(app, [(v1.ROOT, v1.build_api())])
+    add_api(app, [(v1.ROOT, v1.build_api()), (v2.ROOT, v2.build_api())])
+    add_docs(app)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

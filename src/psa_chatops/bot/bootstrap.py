@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from psa_chatops.core.escalation import DEFAULT_RULES, EscalationRule
 from psa_chatops.handlers.actors import resolve_actor, system_actor
 from psa_chatops.handlers.messagebus import Deps, MessageBus, run_here
-from psa_chatops.handlers.ports import Actor, Clock, CommandContext, RecordedEvent
+from psa_chatops.handlers.ports import Actor, AuditSlot, Clock, CommandContext, RecordedEvent
 from psa_chatops.handlers.reactions import REACTIONS
 from psa_chatops.handlers.registry import COMMAND_HANDLERS, ORCHESTRATORS
 from psa_chatops.storage.sqlite_writer import SqliteWriter
@@ -39,8 +39,8 @@ def build_bus(
     )
 
 
-def new_context(actor: Actor, *, correlation_id: str | None = None) -> CommandContext:
-    return CommandContext(actor=actor, correlation_id=correlation_id or uuid.uuid4().hex)
+def new_context(actor: Actor, *, correlation_id: str | None = None, audit: AuditSlot | None = None) -> CommandContext:
+    return CommandContext(actor=actor, correlation_id=correlation_id or uuid.uuid4().hex, audit=audit)
 
 
 def system_context(name: str) -> CommandContext:

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
+from rich.table import Column, Table
 
 from psa_chatops import __version__
 from psa_chatops.bot.settings import Settings, describe_validation_error
@@ -34,9 +34,11 @@ app = typer.Typer(
 events_app = typer.Typer(help="Inspect the ticket event store.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Inspect and replay outbound deliveries.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data for the sandbox.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Create, list and revoke REST API keys.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(demo_app, name="demo")
+app.add_typer(apikey_app, name="apikey")
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -256,6 +258,132 @@ async def _with_store(settings: Settings, use: Callable[[Any], Awaitable[T]]) ->
         return await use(OutboxStore(engine))
     finally:
         await engine.dispose()
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="What the key is for, e.g. 'RMM integration'.")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated, e.g. tickets:read,tickets:write.")],
+    customer: Annotated[
+        list[str] | None, typer.Option(help="Limit the key to this customer id (repeat for more).")
+    ] = None,
+    allow: Annotated[
+        list[str] | None, typer.Option(help="Accept requests only from this network, e.g. 203.0.113.0/24 (repeat).")
+    ] = None,
+    expires_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Expire after this many days.")] = None,
+) -> None:
+    """Create an API key and print it once: only its hash is stored, so it cannot be shown again."""
+    from datetime import timedelta
+
+    from psa_chatops.bot.api.principal import SCOPES, unknown_scopes
+    from psa_chatops.storage.api_keys import validate_networks
+
+    wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+    unknown = unknown_scopes(wanted)
+    if not wanted or unknown:
+        err.print(f"[red]unknown scopes: {', '.join(unknown) or '(none given)'}[/red]; known: {', '.join(SCOPES)}")
+        raise typer.Exit(2)
+    try:
+        networks = list(validate_networks(allow)) if allow else None
+    except ValueError as exc:
+        err.print(f"[red]--allow: {exc}[/red]")
+        raise typer.Exit(2) from None
+    now = datetime.now(UTC)
+    expires_at = now + timedelta(days=expires_days) if expires_days else None
+    created = run(
+        _with_keys(
+            load_settings(),
+            lambda keys: keys.create(
+                name=name,
+                scopes=wanted,
+                created_by="cli",
+                now=now,
+                customer_ids=customer or None,
+                allowed_networks=networks,
+                expires_at=expires_at,
+            ),
+        )
+    )
+    record = created.record
+    console.print(f"id:     {record.id}\nscopes: {' '.join(record.scopes)}")
+    if record.customer_ids:
+        console.print(f"customers: {' '.join(record.customer_ids)}")
+    typer.echo(created.secret)  # verbatim: no wrapping or markup
+    err.print("[yellow]Store this key now: it will not be shown again.[/yellow]")
+
+
+@apikey_app.command("list")
+def apikey_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per key.")] = False,
+) -> None:
+    """List API keys (never their secrets), as a table or as JSON lines."""
+    records = run(_with_keys(load_settings(), lambda keys: _all_keys(keys)))
+    if as_json:
+        for r in records:
+            document = {
+                "id": r.id,
+                "name": r.name,
+                "scopes": list(r.scopes),
+                "customer_ids": r.customer_ids,
+                "allowed_networks": r.allowed_networks,
+                "sandbox": r.sandbox,
+                "created_by": r.created_by,
+                "created_at": r.created_at,
+                "expires_at": r.expires_at,
+                "revoked_at": r.revoked_at,
+                "last_used_at": r.last_used_at,
+            }
+            typer.echo(json.dumps(document, default=str, ensure_ascii=False))  # one per line: for jq and scripts
+        return
+    table = Table(
+        Column("id", no_wrap=True), "name", "scopes", "customers", "created", "expires", "revoked", "last used"
+    )
+    for r in records:
+        table.add_row(
+            r.id,
+            r.name,
+            " ".join(r.scopes),
+            " ".join(r.customer_ids or ()) or "all",
+            _day(r.created_at),
+            _day(r.expires_at),
+            _day(r.revoked_at),
+            _day(r.last_used_at),
+        )
+    console.print(table)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (the part after psa_).")]) -> None:
+    """Revoke an API key: it stops working at once (within 30 seconds on running servers)."""
+    now = datetime.now(UTC)
+    revoked = run(_with_keys(load_settings(), lambda keys: keys.revoke(key_id, now=now)))
+    if not revoked:
+        err.print(f"[red]no active API key {key_id}[/red]")
+        raise typer.Exit(1)
+    console.print(f"revoked {key_id}")
+
+
+async def _with_keys(settings: Settings, use: Callable[[Any], Awaitable[T]]) -> T:
+    from psa_chatops.storage.api_keys import ApiKeyStore
+
+    engine = await _engine(settings)
+    try:
+        return await use(ApiKeyStore(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _all_keys(keys: Any) -> list[Any]:
+    records: list[Any] = []
+    while True:
+        batch = await keys.list(limit=500, after=records[-1].id if records else None)
+        records += batch
+        if len(batch) < 500:
+            return records
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 @app.command()

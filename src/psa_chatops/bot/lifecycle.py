@@ -81,6 +81,7 @@ def build_dispatcher(
         concurrency=settings.dispatcher_concurrency,
         lease=timedelta(seconds=settings.dispatcher_lease_seconds),
         poll_seconds=settings.dispatcher_poll_seconds,
+        linger_seconds=settings.dispatcher_linger_seconds,
     )
 
 

@@ -6,8 +6,12 @@ request gets it without passing it around.
 
 from __future__ import annotations
 
+import atexit
+import copy
 import json
 import logging
+import logging.handlers
+import queue
 import re
 import sys
 from contextvars import ContextVar
@@ -25,7 +29,13 @@ _SECRET_PATTERNS = [
 ]
 
 
+_TRIGGERS = ("xox", "psa_", "bearer", "://", "password", "secret", "token", "api", "key", "authorization")
+
+
 def redact(text: str) -> str:
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):  # the usual case: nothing that could hold a secret
+        return text
     for pattern in _SECRET_PATTERNS:
         if pattern.groups == 0:
             text = pattern.sub("[REDACTED]", text)
@@ -47,29 +57,63 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": redact(record.getMessage()),
         }
-        request_id = REQUEST_ID.get()
+        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
         if request_id:
             entry["request_id"] = request_id
         for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
+            if key not in _RESERVED and not key.startswith("_") and key != "request_id":
                 entry[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            entry["exc"] = redact(record.exc_text)
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        request_id = REQUEST_ID.get()
+        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
         prefix = f"[{request_id}] " if request_id else ""
         return redact(f"{record.levelname:<7} {record.name}: {prefix}{super().format(record)}")
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+class _Handoff(logging.handlers.QueueHandler):
+    """Hands records to the writer thread: formatting and writing happen there, off the event loop. What only the
+    calling thread knows (the request id, the traceback) is captured here."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record = copy.copy(record)
+        record.msg, record.args = record.getMessage(), None
+        record.request_id = REQUEST_ID.get()
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        return record
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json", *, path: str | None = None) -> None:
+    """One line per record to stderr (or ``path``), written by a background thread: a slow terminal or disk never
+    stalls request handling. Call ``stop_logging`` (registered at exit) to flush."""
+    global _listener
+    stop_logging()
+    handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter("%(message)s"))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = logging.handlers.QueueListener(records, handler)
+    _listener.start()
+    atexit.register(stop_logging)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_Handoff(records)]
     root.setLevel(level)
     for noisy in ("aiohttp.access", "sqlalchemy.engine", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def stop_logging() -> None:
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None

@@ -4,9 +4,9 @@ errors as RFC 9457 problem+json (never a stack trace)."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -31,7 +31,7 @@ STATUS_OF_KIND = {
 @web.middleware
 async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
     incoming = request.headers.get("X-Request-Id", "")
-    rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+    rid = incoming if _VALID_ID.match(incoming) else os.urandom(16).hex()
     token = REQUEST_ID.set(rid)
     try:
         response = await handler(request)

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     dispatcher_batch: int = Field(default=100, ge=1, le=1000)
     dispatcher_concurrency: int = Field(default=32, ge=1, le=256)
     dispatcher_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    dispatcher_linger_seconds: float = Field(default=0.05, ge=0, le=5)
     dispatcher_lease_seconds: float = Field(default=60.0, gt=0)
     outbox_max_attempts: int = Field(default=8, ge=1, le=50)
     outbox_backoff_base_seconds: float = Field(default=2.0, gt=0)

@@ -49,6 +49,7 @@ class Dispatcher:
     concurrency: int = 32
     lease: timedelta = timedelta(seconds=60)
     poll_seconds: float = 0.5
+    linger_seconds: float = 0.05  # after a partial batch, let rows accumulate: one claim for many commits
     rng: random.Random = field(default_factory=random.Random)
     stats: DispatcherStats = field(default_factory=DispatcherStats)
     running: bool = False
@@ -65,8 +66,11 @@ class Dispatcher:
         self.running = True
         try:
             while True:
-                if await self.run_once() == 0:
+                handled = await self.run_once()
+                if handled == 0:
                     await self._sleep()
+                elif handled < self.batch:  # under load, claim in batches rather than one row per commit
+                    await asyncio.sleep(self.linger_seconds)
         finally:
             self.running = False
 

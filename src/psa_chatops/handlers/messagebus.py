@@ -84,5 +84,7 @@ class MessageBus:
         for record in events:
             for reaction in self.reactions:
                 for follow_up in reaction(record, self.deps):
-                    cause = replace(context, actor=system_actor(reaction.__name__), causation_id=record.event_id)
+                    cause = replace(
+                        context, actor=system_actor(reaction.__name__), causation_id=record.event_id, audit=None
+                    )
                     await self.handle(follow_up, cause)

@@ -57,6 +57,21 @@ class Actor:
         return f"{self.channel}:{self.external_id}"
 
 
+@dataclass
+class AuditSlot:
+    """The audit line of the request that runs a command (REST writes): the unit of work writes it in the same
+    transaction as the change, once; the gateway writes it itself when no command committed (``written``)."""
+
+    method: str
+    route: str
+    path: str
+    status: int
+    request_id: str
+    client_ip: str | None = None
+    details: dict[str, Any] | None = None
+    written: bool = False
+
+
 @dataclass(frozen=True)
 class CommandContext:
     """Who runs this command, and in which chain of cause and effect (for the event envelope)."""
@@ -64,6 +79,7 @@ class CommandContext:
     actor: Actor
     correlation_id: str
     causation_id: str | None = None
+    audit: AuditSlot | None = None
 
 
 @dataclass(frozen=True)

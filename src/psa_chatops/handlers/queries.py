@@ -36,8 +36,19 @@ async def _calendar(uow: UnitOfWork, ticket: Ticket) -> BusinessCalendar:
 def sla_views(ticket: Ticket, calendar: BusinessCalendar, now: datetime) -> tuple[SlaView, ...]:
     views = []
     for name, clock in ticket.sla.items():
-        percent = round(clock.percent(now, calendar), 1) if clock.met_at is None else 0.0
-        views.append(SlaView(name.value, clock.due_at, percent, sla_state(clock, percent, ticket)))
+        running = clock.met_at is None
+        percent = round(clock.percent(now, calendar), 1) if running else 0.0
+        elapsed = clock.elapsed(clock.met_at or now, calendar)
+        views.append(
+            SlaView(
+                name.value,
+                clock.due_at,
+                percent,
+                sla_state(clock, percent, ticket),
+                target_seconds=clock.target_seconds,
+                elapsed_seconds=round(elapsed),
+            )
+        )
     return tuple(views)
 
 

@@ -13,6 +13,8 @@ class SlaView:
     due_at: datetime | None
     percent: float
     state: str  # ok | warning | breached | met | paused
+    target_seconds: float = 0.0  # business seconds the policy allows
+    elapsed_seconds: float = 0.0  # business seconds used so far (frozen once met)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from psa_chatops.handlers.ports import AuditSlot
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.engine import read_connection
 from psa_chatops.storage.sqlite_writer import SqliteWriter
@@ -31,6 +32,25 @@ class AuditEntry:
     resource: str | None = None
     client_ip: str | None = None
     details: dict[str, Any] | None = field(default=None)
+
+
+async def write(conn: SqlConnection, slot: AuditSlot, *, actor: str, at: datetime, resource: str | None) -> None:
+    """Inside a command's transaction: the change and its audit line commit together or not at all."""
+    await conn.execute(
+        _INSERT,
+        {
+            "occurred_at": at,
+            "actor": actor,
+            "method": slot.method,
+            "route": slot.route,
+            "path": slot.path[:1024],
+            "status": slot.status,
+            "resource": resource,
+            "request_id": slot.request_id,
+            "client_ip": slot.client_ip,
+            "details": slot.details,
+        },
+    )
 
 
 class AuditLog:

@@ -8,11 +8,12 @@ across processes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, or_, select
 
 from psa_chatops.core.directory import Asset, Contact, Customer, MaintenanceWindow, Role, Technician
 from psa_chatops.core.errors import N_, NotFoundError
@@ -129,3 +130,98 @@ class SqlDirectory:
 
         link: tuple[str, str] | None = await self._cached(("actor_links", (channel, external_id)), load)
         return link
+
+
+# --- keyset pages and single rows for the REST API ------------------------------------------------------------------
+# Uncached: the API answers from its own response cache, and a management read must see the latest commit.
+
+
+@dataclass(frozen=True)
+class StoredRoutingRule:
+    """A routing rule as it is managed: the matching part (``core.routing``) plus its bookkeeping."""
+
+    rule: RoutingRule
+    enabled: bool
+    created_by: str
+    created_at: datetime
+
+
+def stored_rule_from_row(row: Any) -> StoredRoutingRule:
+    return StoredRoutingRule(m.rule_from_row(row), bool(row.enabled), row.created_by, row.created_at)
+
+
+@dataclass(frozen=True)
+class Collection(Generic[_T]):
+    """One directory table as the API lists it: how rows become records, whose customer a row is, what to search."""
+
+    table: Table
+    mapper: Callable[[Any], _T]
+    owner: str | None = None  # the column naming the customer a row belongs to
+    search: tuple[str, ...] = ()  # columns a text filter looks in (case-insensitive substring)
+
+
+CUSTOMERS = Collection(t.table_of(t.CustomerRow), m.customer_from_row, owner="id", search=("id", "name"))
+CONTACTS = Collection(t.table_of(t.ContactRow), m.contact_from_row, owner="customer_id", search=("name", "email"))
+TECHNICIANS = Collection(_TECHS, m.technician_from_row, search=("name", "email"))
+ASSETS = Collection(t.table_of(t.AssetRow), m.asset_from_row, owner="customer_id", search=("name", "hostname"))
+WINDOWS = Collection(_WINDOWS_T, m.window_from_row, owner="customer_id", search=("title",))
+POLICIES = Collection(t.table_of(t.SlaPolicyRow), m.policy_from_row, search=("name",))
+ROUTING_RULES = Collection(_RULES_T, stored_rule_from_row, owner="customer_id", search=("destination",))
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What one page asks for: rows after the last id of the previous page, in id order."""
+
+    limit: int = 50
+    after: str | int | None = None
+    customer_ids: Sequence[str] | None = None  # only rows of these customers (None: every customer)
+    equals: Mapping[str, Any] = field(default_factory=dict)  # column -> value
+    text: str | None = None
+
+
+async def find(conn: SqlConnection, collection: Collection[_T], key: str | int, *, lock: bool = False) -> _T | None:
+    """The row with this id, or None. ``lock`` holds it for the rest of a write transaction (PostgreSQL)."""
+    table = collection.table
+    query = select(table).where(table.c.id == key)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return None if row is None else collection.mapper(row)
+
+
+async def page(conn: SqlConnection, collection: Collection[_T], listing: Listing) -> list[_T]:
+    """Up to ``listing.limit`` records with ids above ``listing.after``: pages never skip or repeat a row."""
+    table = collection.table
+    query = select(table).order_by(table.c.id).limit(listing.limit)
+    if listing.after is not None:
+        query = query.where(table.c.id > listing.after)
+    if listing.customer_ids is not None and collection.owner is not None:
+        query = query.where(table.c[collection.owner].in_(list(listing.customer_ids)))
+    for column, value in listing.equals.items():
+        query = query.where(table.c[column] == value)
+    if listing.text and collection.search:
+        query = query.where(or_(*(table.c[c].icontains(listing.text, autoescape=True) for c in collection.search)))
+    return [collection.mapper(r) for r in (await conn.execute(query)).all()]
+
+
+async def taken(conn: SqlConnection, collection: Collection[Any], column: str, value: Any, *, other_than: Any) -> bool:
+    """Whether another row (not ``other_than``) already has this value in a unique column (e-mail addresses)."""
+    table = collection.table
+    query = select(table.c.id).where(table.c[column] == value, table.c.id != other_than).limit(1)
+    return (await conn.execute(query)).first() is not None
+
+
+async def existing_ids(conn: SqlConnection, collection: Collection[Any], keys: Iterable[str]) -> set[str]:
+    wanted = sorted(set(keys))
+    if not wanted:
+        return set()
+    table = collection.table
+    return {str(k) for k in (await conn.execute(select(table.c.id).where(table.c.id.in_(wanted)))).scalars()}
+
+
+async def every(conn: SqlConnection, collection: Collection[_T], **equals: Any) -> list[_T]:
+    """All rows with these column values (the customers of one SLA policy): for checks, not for lists."""
+    table = collection.table
+    query = select(table).where(*(table.c[column] == value for column, value in equals.items())).order_by(table.c.id)
+    return [collection.mapper(r) for r in (await conn.execute(query)).all()]

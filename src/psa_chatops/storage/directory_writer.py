@@ -1,11 +1,13 @@
 """Writes directory records (policies, customers, contacts, technicians, assets, windows, links, routing rules).
 
 Used by the demo seed, ``psa`` admin commands and tests. Upserts, so re-running a seed changes nothing.
+The REST API creates, changes and deletes single records with ``insert_record``/``update_record`` and the routing
+rule functions at the end; every one of them bumps the directory version in the caller's transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +20,10 @@ from psa_chatops.core.sla import SlaPolicy
 from psa_chatops.storage import mappers as m
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.directory import DIRECTORY_VERSION
+from psa_chatops.storage.tables import SqlConnection
 
 
-async def bump_version(conn: AsyncConnection) -> None:
+async def bump_version(conn: SqlConnection) -> None:
     """Every directory write bumps this counter in its transaction, so every process's cache sees the change."""
     counters = t.table_of(t.CounterRow)
     bumped = await conn.execute(
@@ -47,73 +50,73 @@ async def add_policies(conn: AsyncConnection, policies: Iterable[SlaPolicy]) -> 
     return await _upsert(conn, t.table_of(t.SlaPolicyRow), [m.policy_to_row(p) for p in policies], ("id",))
 
 
+def customer_row(c: Customer) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "email_domains": list(c.email_domains),
+        "sla_policy_id": c.sla_policy_id,
+        "locale": c.locale,
+        **m.calendar_to_row(c.calendar),
+    }
+
+
+def contact_row(c: Contact) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "customer_id": c.customer_id,
+        "name": c.name,
+        "email": c.email,
+        "locale": c.locale,
+        "phone": c.phone,
+    }
+
+
+def technician_row(x: Technician) -> dict[str, Any]:
+    return {
+        "id": x.id,
+        "name": x.name,
+        "email": x.email,
+        "role": x.role.value,
+        "locale": x.locale,
+        "timezone": x.timezone,
+        "customer_scope": sorted(x.customer_scope) if x.customer_scope is not None else None,
+    }
+
+
+def asset_row(a: Asset) -> dict[str, Any]:
+    return {"id": a.id, "customer_id": a.customer_id, "name": a.name, "hostname": a.hostname, "type": a.type}
+
+
+def window_row(w: MaintenanceWindow) -> dict[str, Any]:
+    return {
+        "id": w.id,
+        "customer_id": w.customer_id,
+        "title": w.title,
+        "starts_at": w.starts_at,
+        "ends_at": w.ends_at,
+        "asset_ids": list(w.asset_ids),
+    }
+
+
 async def add_customers(conn: AsyncConnection, customers: Iterable[Customer]) -> int:
-    rows = [
-        {
-            "id": c.id,
-            "name": c.name,
-            "email_domains": list(c.email_domains),
-            "sla_policy_id": c.sla_policy_id,
-            "locale": c.locale,
-            **m.calendar_to_row(c.calendar),
-        }
-        for c in customers
-    ]
-    return await _upsert(conn, t.table_of(t.CustomerRow), rows, ("id",))
+    return await _upsert(conn, t.table_of(t.CustomerRow), [customer_row(c) for c in customers], ("id",))
 
 
 async def add_contacts(conn: AsyncConnection, contacts: Iterable[Contact]) -> int:
-    rows = [
-        {
-            "id": c.id,
-            "customer_id": c.customer_id,
-            "name": c.name,
-            "email": c.email,
-            "locale": c.locale,
-            "phone": c.phone,
-        }
-        for c in contacts
-    ]
-    return await _upsert(conn, t.table_of(t.ContactRow), rows, ("id",))
+    return await _upsert(conn, t.table_of(t.ContactRow), [contact_row(c) for c in contacts], ("id",))
 
 
 async def add_technicians(conn: AsyncConnection, technicians: Iterable[Technician]) -> int:
-    rows = [
-        {
-            "id": x.id,
-            "name": x.name,
-            "email": x.email,
-            "role": x.role.value,
-            "locale": x.locale,
-            "timezone": x.timezone,
-            "customer_scope": sorted(x.customer_scope) if x.customer_scope is not None else None,
-        }
-        for x in technicians
-    ]
-    return await _upsert(conn, t.table_of(t.TechnicianRow), rows, ("id",))
+    return await _upsert(conn, t.table_of(t.TechnicianRow), [technician_row(x) for x in technicians], ("id",))
 
 
 async def add_assets(conn: AsyncConnection, assets: Iterable[Asset]) -> int:
-    rows = [
-        {"id": a.id, "customer_id": a.customer_id, "name": a.name, "hostname": a.hostname, "type": a.type}
-        for a in assets
-    ]
-    return await _upsert(conn, t.table_of(t.AssetRow), rows, ("id",))
+    return await _upsert(conn, t.table_of(t.AssetRow), [asset_row(a) for a in assets], ("id",))
 
 
 async def add_maintenance_windows(conn: AsyncConnection, windows: Iterable[MaintenanceWindow]) -> int:
-    rows = [
-        {
-            "id": w.id,
-            "customer_id": w.customer_id,
-            "title": w.title,
-            "starts_at": w.starts_at,
-            "ends_at": w.ends_at,
-            "asset_ids": list(w.asset_ids),
-        }
-        for w in windows
-    ]
-    return await _upsert(conn, t.table_of(t.MaintenanceWindowRow), rows, ("id",))
+    return await _upsert(conn, t.table_of(t.MaintenanceWindowRow), [window_row(w) for w in windows], ("id",))
 
 
 async def link_actor(
@@ -130,16 +133,71 @@ async def link_actor(
 async def add_routing_rule(conn: AsyncConnection, rule: RoutingRule, *, created_by: str, now: datetime) -> int:
     """Adds the rule unless one with the same destination and filters exists; returns its id."""
     table = t.table_of(t.RoutingRuleRow)
-    values = {
-        "destination": rule.destination,
-        "categories": sorted(c.value for c in rule.categories),
-        "customer_id": rule.customer_id,
-        "min_priority": rule.min_priority.value if rule.min_priority else None,
-        "dispatchers": rule.dispatchers,
-    }
+    values = rule_values(rule)
     for row in (await conn.execute(select(table).where(table.c.destination == rule.destination))).all():
         if all(getattr(row, k) == v for k, v in values.items()):
             return int(row.id)
     await bump_version(conn)
     result = await conn.execute(insert(table).values(**values, enabled=True, created_by=created_by, created_at=now))
     return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def rule_values(rule: RoutingRule) -> dict[str, Any]:
+    return {
+        "destination": rule.destination,
+        "categories": sorted(c.value for c in rule.categories),
+        "customer_id": rule.customer_id,
+        "min_priority": rule.min_priority.value if rule.min_priority else None,
+        "dispatchers": rule.dispatchers,
+    }
+
+
+DirectoryRecord = Customer | Contact | Technician | Asset | MaintenanceWindow | SlaPolicy
+_ROWS: dict[type[Any], tuple[Table, Callable[[Any], dict[str, Any]]]] = {
+    Customer: (t.table_of(t.CustomerRow), customer_row),
+    Contact: (t.table_of(t.ContactRow), contact_row),
+    Technician: (t.table_of(t.TechnicianRow), technician_row),
+    Asset: (t.table_of(t.AssetRow), asset_row),
+    MaintenanceWindow: (t.table_of(t.MaintenanceWindowRow), window_row),
+    SlaPolicy: (t.table_of(t.SlaPolicyRow), m.policy_to_row),
+}
+
+
+async def insert_record(conn: SqlConnection, record: DirectoryRecord) -> None:
+    """Adds one record; the caller checked that its id is free (a race ends in the primary key's IntegrityError)."""
+    table, to_row = _ROWS[type(record)]
+    await bump_version(conn)
+    await conn.execute(insert(table).values(**to_row(record)))
+
+
+async def update_record(conn: SqlConnection, record: DirectoryRecord) -> bool:
+    """Overwrites the record with this id; False when there is none."""
+    table, to_row = _ROWS[type(record)]
+    row = to_row(record)
+    key = row.pop("id")
+    await bump_version(conn)
+    return bool((await conn.execute(update(table).where(table.c.id == key).values(**row))).rowcount)
+
+
+async def insert_routing_rule(
+    conn: SqlConnection, rule: RoutingRule, *, enabled: bool, created_by: str, now: datetime
+) -> int:
+    """Adds the rule as given (no de-duplication, unlike ``add_routing_rule``); returns its new id."""
+    table = t.table_of(t.RoutingRuleRow)
+    await bump_version(conn)
+    values = {**rule_values(rule), "enabled": enabled, "created_by": created_by, "created_at": now}
+    result = await conn.execute(insert(table).values(**values).returning(table.c.id))
+    return int(result.scalar_one())
+
+
+async def update_routing_rule(conn: SqlConnection, rule: RoutingRule, *, enabled: bool) -> bool:
+    table = t.table_of(t.RoutingRuleRow)
+    await bump_version(conn)
+    stmt = update(table).where(table.c.id == rule.id).values(**rule_values(rule), enabled=enabled)
+    return bool((await conn.execute(stmt)).rowcount)
+
+
+async def delete_routing_rule(conn: SqlConnection, rule_id: int) -> bool:
+    table = t.table_of(t.RoutingRuleRow)
+    await bump_version(conn)
+    return bool((await conn.execute(delete(table).where(table.c.id == rule_id))).rowcount)

@@ -92,11 +92,13 @@ async def enqueue(
     for record, ticket in items:
         if is_internal(record.event):
             continue
-        destinations = [
-            rule.destination
-            for rule in rules
-            if rule.matches(record.event, customer_id=ticket.customer_id, priority=ticket.priority)
-        ]
+        destinations = list(  # one row per destination, even when several rules route there
+            dict.fromkeys(
+                rule.destination
+                for rule in rules
+                if rule.matches(record.event, customer_id=ticket.customer_id, priority=ticket.priority)
+            )
+        )
         if not destinations:
             continue
         if id(ticket) not in summaries:
@@ -223,6 +225,31 @@ class OutboxStore:
         async with read_connection(self._engine) as conn:
             return list((await conn.execute(stmt)).all())
 
+    async def get(self, delivery_id: int) -> DeliveryRecord | None:
+        async with read_connection(self._engine) as conn:
+            row = (await conn.execute(select(OUTBOX).where(OUTBOX.c.id == delivery_id))).first()
+        return None if row is None else _record(row)
+
+    async def page(
+        self,
+        *,
+        status: str | None = None,
+        destination: str | None = None,
+        ticket_number: int | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[DeliveryRecord]:
+        """Newest first, keyset-paged on the id: rows older than ``before``, so a page never shifts as rows arrive."""
+        stmt = select(OUTBOX).order_by(OUTBOX.c.id.desc()).limit(limit)
+        filters = {OUTBOX.c.status: status, OUTBOX.c.destination: destination, OUTBOX.c.ticket_number: ticket_number}
+        for column, value in filters.items():
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if before is not None:
+            stmt = stmt.where(OUTBOX.c.id < before)
+        async with read_connection(self._engine) as conn:
+            return [_record(r) for r in (await conn.execute(stmt)).all()]
+
     async def stats(self, *, now: datetime) -> dict[str, Any]:
         """Row counts by status and the age of the oldest pending row (for /metrics and /readyz)."""
         async with read_connection(self._engine) as conn:
@@ -238,6 +265,43 @@ class OutboxStore:
             oldest = oldest.replace(tzinfo=now.tzinfo)
         age = (now - oldest).total_seconds() if isinstance(oldest, datetime) else 0.0
         return {"by_status": {str(k): int(v) for k, v in counts.items()}, "oldest_pending_age_seconds": age}
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One outbox row as an operator inspects it (the API's ``/deliveries``)."""
+
+    id: int
+    idempotency_key: str
+    destination: str
+    event_type: str
+    ticket_number: int | None
+    payload: dict[str, Any]
+    status: RowStatus
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    claimed_until: datetime | None
+
+
+def _record(row: Any) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=row.id,
+        idempotency_key=row.idempotency_key,
+        destination=row.destination,
+        event_type=row.event_type,
+        ticket_number=row.ticket_number,
+        payload=row.payload,
+        status=RowStatus(row.status),
+        attempts=row.attempts,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        delivered_at=row.delivered_at,
+        claimed_until=row.claimed_until,
+    )
 
 
 def _delivery(row: Any) -> Delivery:

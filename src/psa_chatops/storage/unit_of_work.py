@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 
 from psa_chatops.core.tickets import Ticket
 from psa_chatops.handlers.ports import Clock, CommandContext, RecordedEvent
-from psa_chatops.storage import outbox
+from psa_chatops.storage import audit_log, outbox
 from psa_chatops.storage.directory import DirectoryCache, SqlDirectory
 from psa_chatops.storage.repositories import SqlTicketRepository
 from psa_chatops.storage.sqlite_writer import SqliteWriter, WriterConnection
@@ -133,7 +133,16 @@ class SqlUnitOfWork:
         if self._pending:
             rules = await self.directory.routing_rules()
             self.outbox_rows += await outbox.enqueue(self.connection, self._pending, rules, self._clock.now())
+        slot = self.context.audit
+        if slot is not None and not slot.written:
+            numbers = {record.event.number for record, _ in self._pending}
+            resource = f"ticket:{numbers.pop()}" if len(numbers) == 1 else None
+            await audit_log.write(
+                self.connection, slot, actor=self.context.actor.id, at=self._clock.now(), resource=resource
+            )
         await self.connection.commit()
+        if slot is not None:
+            slot.written = True
         if self._ticket_cache is not None and self._pending:
             latest = list({ticket.number: ticket for _, ticket in self._pending}.values())
             self.connection.when_durable(partial(self._ticket_cache.put, latest))

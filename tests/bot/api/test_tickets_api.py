@@ -166,11 +166,54 @@ async def test_cursor_pages_are_stable_while_tickets_are_opened(api: Api) -> Non
         page = await response.json()
         seen += [t["number"] for t in page["items"]]
         await create(api, auth, title="inserted meanwhile")  # newer tickets must not shift later pages
-        link = response.headers.get("Link")
-        url = link.split(">")[0].lstrip("<") if link else ""
+        link = next_link(response.headers.getall("Link", []))
+        url = link or ""
         assert (page["next_cursor"] is None) == (link is None)
     assert seen == sorted(opened, reverse=True)
     assert len(seen) == len(set(seen))
+
+
+def next_link(links: list[str]) -> str | None:
+    for link in links:
+        target, _, rel = link.partition(";")
+        if rel.strip() == 'rel="next"':
+            return target.strip().lstrip("<").rstrip(">")
+    return None
+
+
+async def test_v1_ticket_routes_point_to_their_v2_successor(api: Api) -> None:
+    auth = await api.auth()
+    ticket = await create(api, auth)
+    v1 = await api.client.get(f"/api/v1/tickets/{ticket['number']}", headers=auth)
+    assert v1.headers["Deprecation"].startswith("@")
+    assert v1.headers["Sunset"].endswith("GMT")
+    assert f'</api/v2/tickets/{ticket["number"]}>; rel="successor-version"' in v1.headers.getall("Link")
+    events = await api.client.get(f"/api/v1/tickets/{ticket['number']}/events", headers=auth)
+    assert "Deprecation" not in events.headers  # v2 did not change it
+
+
+async def test_v2_embeds_related_records_and_uses_iso_durations(api: Api) -> None:
+    auth = await api.auth()
+    created = await api.client.post(
+        "/api/v2/tickets",
+        json={"title": "Monitor flackert", "customer_id": "CUST-789", "asset_id": "WS-CLIENT-042", "priority": "high"},
+        headers=auth,
+    )
+    assert created.status == 201
+    assert created.headers["Location"] == f"/api/v2/tickets/{(await created.json())['number']}"
+    body = await created.json()
+    assert body["customer"] == {"id": "CUST-789", "name": "Müller Maschinenbau GmbH"}
+    assert body["asset"] == {"id": "WS-CLIENT-042", "name": "WS-CLIENT-042"}
+    assert body["assignee"] is None
+    first = next(s for s in body["sla"] if s["target"] == "first_response")
+    assert first["allowed"] == "PT1H"  # high priority: one business hour
+    assert first["used"] == "PT0S"
+    assert body["_links"]["self"] == f"/api/v2/tickets/{body['number']}"
+    assert "Deprecation" not in created.headers
+    listed = await (await api.client.get("/api/v2/tickets", headers=auth)).json()
+    assert listed["items"][0]["customer"]["id"] == "CUST-789"
+    same = await (await api.client.get(f"/api/v1/tickets/{body['number']}", headers=auth)).json()
+    assert same["customer_id"] == "CUST-789"  # one ticket, two presentations
 
 
 async def test_list_filters_and_sort(api: Api) -> None:

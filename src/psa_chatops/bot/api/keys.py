@@ -8,6 +8,7 @@ from psa_chatops.bot.api.principal import Principal
 from psa_chatops.bot.api.ratelimit import RateLimiter
 from psa_chatops.bot.api.response_cache import ResponseCache
 from psa_chatops.bot.api.tokens import TokenIssuer, TokenVerifier
+from psa_chatops.handlers.ports import AuditSlot
 from psa_chatops.storage.api_keys import ApiKeyStore
 from psa_chatops.storage.audit_log import AuditLog
 from psa_chatops.storage.idempotency import IdempotencyStore
@@ -23,3 +24,4 @@ TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
 RATE_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("rate_headers")
 AUDIT_RESOURCE: web.RequestKey[str | None] = web.RequestKey("audit_resource")
+AUDIT_SLOT: web.RequestKey[AuditSlot | None] = web.RequestKey("audit_slot")

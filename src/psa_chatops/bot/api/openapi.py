@@ -46,8 +46,9 @@ def document(api: Api, *, server_url: str, root: str) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": api.title + (" (beta)" if api.beta else ""),
-            "version": f"{api.version} ({__version__})",
+            "version": __version__,
             "description": api.description,
+            "x-api-version": api.version,
         },
         "servers": [{"url": server_url.rstrip("/") + root}],
         "security": [{"bearer": []}, {"apiKey": []}, {"oauth2": []}],
@@ -113,16 +114,22 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
             param["schema"] = {k: v for k, v in prop.items() if k not in ("description", "title")}
             params.append(param)
     if op.if_match:
-        params.append(_header("If-Match", "the ETag you read; 412 when the ticket changed since"))
+        params.append(_header("If-Match", "the ETag you read; 412 when the ticket changed since", ETAG))
     if op.method == "GET":
-        params.append(_header("If-None-Match", "an ETag you hold; 304 when unchanged"))
+        params.append(_header("If-None-Match", "an ETag you hold; 304 when unchanged", ETAG))
     if op.method == "POST" and not op.public:
-        params.append(_header("Idempotency-Key", "retry safely: the same key and body return the first response"))
+        params.append(
+            _header("Idempotency-Key", "retry safely: the same key and body return the first response", IDEMPOTENCY_KEY)
+        )
     return params
 
 
-def _header(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "header", "required": False, "description": description, "schema": {"type": "string"}}
+ETAG = {"type": "string", "pattern": r'^(\*|(W/)?"[^"]*")$', "examples": ['"t12345-v7"']}
+IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x21-\x7e][\x20-\x7e]*$"}
+
+
+def _header(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": False, "description": description, "schema": schema}
 
 
 def _responses(op: Operation, refs: Refs) -> dict[str, Any]:
@@ -132,7 +139,8 @@ def _responses(op: Operation, refs: Refs) -> dict[str, Any]:
     if op.successor:
         headers["Deprecation"] = {"description": "when this operation was deprecated", "schema": {"type": "string"}}
         headers["Sunset"] = {"description": "when it stops working", "schema": {"type": "string"}}
-    ok: dict[str, Any] = {"description": "OK" if op.status == 200 else "Created", "headers": headers}
+    text = {200: "OK", 201: "Created", 202: "Accepted", 204: "No content"}.get(op.status, "Success")
+    ok: dict[str, Any] = {"description": text, "headers": headers}
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": refs[(op.response, "serialization")]}}
     responses: dict[str, Any] = {str(op.status): ok}

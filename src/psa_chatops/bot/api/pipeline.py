@@ -30,6 +30,8 @@ from psa_chatops.bot.middlewares import request_locale
 JSON = "application/json"
 DEPRECATED_ON = datetime(2026, 12, 1, tzinfo=UTC)  # v2 beta published; v1 routes it replaces are deprecated
 SUNSET_ON = datetime(2027, 6, 1, tzinfo=UTC)  # six months later (README: support policy)
+DEPRECATION = f"@{int(DEPRECATED_ON.timestamp())}"  # RFC 9745
+SUNSET = format_datetime(SUNSET_ON, usegmt=True)  # RFC 8594
 CACHE_TTL_SECONDS = 30.0
 AiohttpHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -41,9 +43,9 @@ def aiohttp_handler(op: Operation, version: str) -> AiohttpHandler:
         raw = await request.read() if op.body else b""
         idempotency = await _reserve(op, request, principal, raw)
         if isinstance(idempotency, web.Response):
-            return idempotency
+            return _deprecate(op, version, request, idempotency)
         try:
-            response = await _respond(op, version, request, principal, params, raw)
+            response = _deprecate(op, version, request, await _respond(op, version, request, principal, params, raw))
         except BaseException:
             if idempotency is not None:
                 await request.config_dict[api_keys.IDEMPOTENCY].release(*idempotency)
@@ -67,7 +69,10 @@ async def _respond(
             return _conditional(request, _from_cache(cached), hit=True)
     body = _bind_body(op, raw)
     actor = principal.actor(locale)
-    context = new_context(actor, correlation_id=REQUEST_ID.get())
+    slot = request.get(api_keys.AUDIT_SLOT)
+    if slot is not None:
+        slot.status = op.status  # what the audit line says if a command commits it with the change
+    context = new_context(actor, correlation_id=REQUEST_ID.get(), audit=slot)
     call = Call(request, principal, context, params, body, locale, version)
     reply = await op.handler(call)
     response = _render(op, reply)
@@ -75,14 +80,17 @@ async def _respond(
         await request.config_dict[api_keys.RESPONSE_CACHE].put(
             key, _to_cache(response), tags=reply.cache_tags, ttl=CACHE_TTL_SECONDS
         )
-    if op.successor:
-        _deprecate(response, op.successor)
     request[api_keys.AUDIT_RESOURCE] = reply.resource
     return _conditional(request, response, hit=False) if op.method == "GET" else response
 
 
+ANONYMOUS = Principal(id="anonymous", name="anonymous", scopes=frozenset())
+
+
 def _authorised(op: Operation, request: web.Request) -> Principal:
     principal: Principal | None = request.get(api_keys.PRINCIPAL)
+    if principal is None and op.public:  # no credentials needed (sandbox tokens); one sent is still verified
+        return ANONYMOUS
     if principal is None:
         raise ProblemError(401, "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="psa-chatops"'})
     missing = principal.missing(op.scopes)
@@ -142,7 +150,7 @@ def _render(op: Operation, reply: Reply) -> web.Response:
 
 
 def _dump(data: BaseModel) -> bytes:
-    return data.model_dump_json(exclude_none=False).encode()
+    return data.model_dump_json(by_alias=True).encode()
 
 
 def _hash_etag(body: bytes) -> str:
@@ -166,10 +174,15 @@ def _etag_matches(header: str, etag: str) -> bool:
     return any(candidate.strip().removeprefix("W/") == strip for candidate in header.split(","))
 
 
-def _deprecate(response: web.Response, successor: str) -> None:
-    response.headers["Deprecation"] = f"@{int(DEPRECATED_ON.timestamp())}"
-    response.headers["Sunset"] = format_datetime(SUNSET_ON, usegmt=True)
-    response.headers.add("Link", f'<{successor}>; rel="successor-version"')
+def _deprecate(op: Operation, version: str, request: web.Request, response: web.Response) -> web.Response:
+    """RFC 9745 ``Deprecation``, RFC 8594 ``Sunset`` and a ``successor-version`` link to the same resource in the
+    version that replaces this operation."""
+    if op.successor:
+        successor = op.successor + request.path.removeprefix(f"/api/{version}")
+        response.headers["Deprecation"] = DEPRECATION
+        response.headers["Sunset"] = SUNSET
+        response.headers.add("Link", f'<{successor}>; rel="successor-version"')
+    return response
 
 
 def _cache_key(op: Operation, version: str, request: web.Request, principal: Principal, locale: str) -> str | None:
@@ -202,9 +215,9 @@ async def _reserve(
     op: Operation, request: web.Request, principal: Principal, raw: bytes
 ) -> tuple[str, str] | web.Response | None:
     key = request.headers.get("Idempotency-Key")
-    if op.method != "POST" or key is None:
+    if op.method != "POST" or key is None or op.public:  # anonymous callers share no identity to scope keys by
         return None
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable() or key[0] == " ":
         raise ProblemError(400, "invalid-parameter", detail="Idempotency-Key: 1 to 255 printable characters")
     scope = principal.id[:64]
     digest = hashlib.sha256(b"%s %s\n%s" % (op.method.encode(), request.path.encode(), raw)).hexdigest()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from psa_chatops.bot.api import tickets, v1_resources
 from psa_chatops.bot.api import v1_models as m
 from psa_chatops.bot.api.operations import Api, Call, Operation, Reply
+from psa_chatops.core.sla import SlaTargetName
 from psa_chatops.handlers.ports import RecordedEvent
 from psa_chatops.handlers.views import NoteView, TicketSummaryView, TicketView
 
@@ -33,7 +36,10 @@ def present_ticket(view: TicketView) -> m.Ticket:
         tags=list(view.tags),
         resolution=view.resolution,
         escalation_level=view.escalation_level,
-        sla=[m.Sla(target=s.target, due_at=s.due_at, percent=s.percent, state=s.state) for s in view.sla],
+        sla=[
+            m.Sla(target=SlaTargetName(s.target), due_at=s.due_at, percent=s.percent, state=m.SlaState(s.state))
+            for s in view.sla
+        ],
         recent_notes=[present_note(n) for n in view.notes],
         created_at=view.created_at,
         updated_at=view.updated_at,
@@ -97,8 +103,12 @@ def ticket_reply(view: TicketView, *, status: int = 200, root: str = ROOT, data:
 
 
 async def list_tickets(call: Call) -> Reply:
+    return await ticket_page(call, present_summary, m.TicketPage)
+
+
+async def ticket_page(call: Call, present: Callable[[TicketSummaryView], Any], page_model: type[Any]) -> Reply:
     page = await tickets.search(call, call.params)
-    body = m.TicketPage(items=[present_summary(s) for s in page.items], total=page.total, next_cursor=page.next_cursor)
+    body = page_model(items=[present(s) for s in page.items], total=page.total, next_cursor=page.next_cursor)
     headers = {}
     if page.next_cursor:
         query = call.request.rel_url.update_query(cursor=page.next_cursor)
@@ -205,6 +215,9 @@ def build_api() -> Api:
         title="psa-chatops API",
         description="Tickets, customers, assets and SLAs of the embedded PSA. Errors are RFC 9457 problem+json.",
     )
-    api.extend(OPERATIONS)
+    from psa_chatops.bot.api import v2  # v2 is built from v1's declarations; v1 only asks which it replaces
+
+    replaced = v2.replaced_in_v1()
+    api.extend(replace(op, successor=v2.ROOT) if op.operation_id in replaced else op for op in OPERATIONS)
     api.extend(v1_resources.OPERATIONS)
     return api

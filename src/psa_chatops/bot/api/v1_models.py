@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from psa_chatops.core.priorities import Priority
+from psa_chatops.core.sla import SlaTargetName
 from psa_chatops.core.tickets_state import Status, Visibility
 from psa_chatops.handlers.ports import SORTS
 
@@ -56,11 +58,19 @@ class EscalationCreate(Strict):
     notify_dispatchers: bool = True
 
 
+class SlaState(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    BREACHED = "breached"
+    MET = "met"
+    PAUSED = "paused"
+
+
 class Sla(BaseModel):
-    target: Literal["first_response", "resolution"]
+    target: SlaTargetName
     due_at: datetime | None
     percent: float = Field(description="share of the target used so far, in business time")
-    state: Literal["ok", "warning", "breached", "met", "paused"]
+    state: SlaState
 
 
 class Note(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -85,3 +86,18 @@ def test_doctor_passes_on_a_migrated_sandbox(db: Path, monkeypatch: pytest.Monke
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0, result.output
     assert "migrations: at" in result.output
+
+
+def test_doctor_checks_redis_and_the_oauth2_signing_key(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PSA_SANDBOX", "1")
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]
+    monkeypatch.setenv("PSA_REDIS_URL", f"redis://:topsecret@127.0.0.1:{dead}/0")
+    monkeypatch.setenv("PSA_JWT_PRIVATE_KEY", "not a pem")
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "redis: unreachable" in result.output
+    assert "oauth2 signing key" in result.output
+    assert "topsecret" not in result.output

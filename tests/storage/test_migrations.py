@@ -33,6 +33,8 @@ EXPECTED_TABLES = {
     "idempotency_keys",
     "api_keys",
     "audit_log",
+    "chat_threads",
+    "slack_installations",
 }
 
 

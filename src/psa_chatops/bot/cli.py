@@ -136,7 +136,37 @@ def sandbox(
     """Migrate, seed demo data and serve in sandbox mode: the newcomer's one command."""
     settings = load_settings(sandbox=True)
     _seed(settings, tickets)
+    _print_sandbox_token(settings)
     _serve(settings)
+
+
+def _print_sandbox_token(settings: Settings) -> None:
+    """A developer key for the demo data, so the API can be tried at once (more: POST /api/v1/sandbox/tokens)."""
+    from datetime import timedelta
+
+    from psa_chatops.bot.api import sandbox as tokens
+
+    now = datetime.now(UTC)
+    created = run(
+        _with_keys(
+            settings,
+            lambda keys: keys.create(
+                name=tokens.NAME,
+                scopes=tokens.SCOPES,
+                created_by="sandbox:cli",
+                now=now,
+                expires_at=now + tokens.LIFETIME,
+                sandbox=True,
+            ),
+        )
+    )
+    base = f"http://{settings.host}:{settings.port}"
+    hours = int(tokens.LIFETIME / timedelta(hours=1))
+    err.print(f"  sandbox API key (valid {hours} h, shown once): [bold]{created.secret}[/bold]", soft_wrap=True)
+    err.print(
+        f"  try it: curl -H 'Authorization: Bearer {created.secret}' {base}/api/v1/tickets?limit=3", soft_wrap=True
+    )
+    err.print(f"  API docs (Swagger UI): {base}/docs")
 
 
 @demo_app.command("seed")

@@ -132,5 +132,53 @@ async def _routing_checks(engine: AsyncEngine) -> list[Check]:
     return checks
 
 
+def api_checks(settings: Settings) -> list[Check]:
+    """The REST gateway: a signing key every replica shares, and where rate limits and the cache live."""
+    from psa_chatops.bot.api.tokens import load_or_create_signing_key
+
+    checks = []
+    pem = settings.jwt_private_key
+    if pem is None:
+        checks.append(
+            Check(
+                "oauth2 signing key",
+                settings.sandbox,
+                "generated at start: tokens die with the process and replicas cannot verify each other's",
+                "set PSA_JWT_PRIVATE_KEY to an EC P-256 PEM (openssl ecparam -name prime256v1 -genkey -noout)",
+                warning=True,
+            )
+        )
+    else:
+        try:
+            load_or_create_signing_key(pem.get_secret_value())
+            checks.append(Check("oauth2 signing key", True, "PSA_JWT_PRIVATE_KEY is a usable EC P-256 key"))
+        except ValueError as exc:
+            checks.append(
+                Check("oauth2 signing key", False, str(exc), "PSA_JWT_PRIVATE_KEY must be an unencrypted P-256 PEM")
+            )
+    if settings.jwt_external_issuer:
+        checks.append(Check("external identity provider", True, f"tokens of {settings.jwt_external_issuer} accepted"))
+    return checks
+
+
+async def redis_checks(settings: Settings) -> list[Check]:
+    if settings.redis_url is None:
+        detail = "not set: rate limits and the API cache are per process"
+        fix = "set PSA_REDIS_URL when you run several replicas"
+        return [Check("redis", True, detail, None if settings.sandbox else fix, warning=not settings.sandbox)]
+    from psa_chatops.bot.api.redis_client import make_redis_client
+
+    client = make_redis_client(settings.redis_url.get_secret_value())
+    try:
+        await client.ping()
+        return [Check("redis", True, "reachable: rate limits and the API cache are shared by all replicas")]
+    except Exception as exc:  # doctor reports, never raises
+        return [Check("redis", False, f"unreachable ({type(exc).__name__})", "check PSA_REDIS_URL and that Redis runs")]
+    finally:
+        await client.aclose()
+
+
 async def run_checks(settings: Settings) -> list[Check]:
-    return config_checks(settings) + await database_checks(settings)
+    return (
+        config_checks(settings) + api_checks(settings) + await redis_checks(settings) + await database_checks(settings)
+    )

@@ -228,6 +228,37 @@ class AuditLogRow(SQLModel, table=True):
     details: dict[str, Any] | None = _json()
 
 
+class ChatThreadRow(SQLModel, table=True):
+    """Where a ticket's conversation lives in a chat destination (Slack channel, Teams conversation): the root
+    message that later events reply under and that is edited in place to show the ticket's current state."""
+
+    __tablename__ = "chat_threads"
+    destination: str = Field(primary_key=True, max_length=512)
+    ticket_number: int = Field(primary_key=True, sa_type=BigInteger)
+    root_id: str = Field(max_length=255)  # Slack: the root message's ts; Teams: the activity id
+    conversation: str = Field(max_length=512)  # Slack channel id / Teams conversation id as the API wants it
+    rendered_version: int = 0  # the ticket version the root shows; an older event never overwrites a newer root
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class SlackInstallationRow(SQLModel, table=True):
+    """A workspace that installed the app through OAuth v2 (multi-workspace mode). The bot token is stored
+    encrypted with the service's key (``PSA_ENCRYPTION_KEY``), never in clear."""
+
+    __tablename__ = "slack_installations"
+    team_id: str = Field(primary_key=True, max_length=32)
+    enterprise_id: str | None = Field(default=None, max_length=32)
+    team_name: str | None = Field(default=None, max_length=255)
+    app_id: str | None = Field(default=None, max_length=32)
+    bot_user_id: str = Field(max_length=32)
+    bot_id: str | None = Field(default=None, max_length=32)
+    bot_token_encrypted: str
+    bot_scopes: list[str] = _json()
+    installer_user_id: str | None = Field(default=None, max_length=32)
+    installed_at: datetime = _ts()
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table behind a model; Core statements are faster than ORM objects on the hot path."""
     table: Table = model.__table__  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from psa_chatops.storage.engine import is_sqlite
@@ -16,7 +16,9 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./psa.db"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PSA_", env_file=".env", extra="ignore", secrets_dir=None)
+    model_config = SettingsConfigDict(
+        env_prefix="PSA_", env_file=".env", extra="ignore", secrets_dir=None, populate_by_name=True
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -56,6 +58,16 @@ class Settings(BaseSettings):
     jwt_external_issuer: str | None = None  # e.g. https://login.microsoftonline.com/<tenant>/v2.0
     jwt_external_jwks_url: str | None = None
     jwt_external_audience: str | None = None
+
+    # Slack (the names Slack's own docs and tools use, without the PSA_ prefix)
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))
+    slack_client_id: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_CLIENT_ID"))
+    slack_client_secret: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_CLIENT_SECRET"))
+    slack_api_url: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_API_URL"))
+    slack_webhook_url: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_WEBHOOK_URL"))
+    slack_ticket_reaction: bool = False  # the 🎫 reaction on a message opens a ticket from it
+    encryption_key: SecretStr | None = None  # Fernet key for tokens stored in the database (Slack installations)
 
     @field_validator("database_url")
     @classmethod

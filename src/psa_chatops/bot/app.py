@@ -18,7 +18,7 @@ from psa_chatops.bot.api import v1, v2
 from psa_chatops.bot.api.app import add_api, api_ctx
 from psa_chatops.bot.api.docs import add_docs
 from psa_chatops.bot.metrics import Metrics
-from psa_chatops.bot.middlewares import access_log, problem_json, request_id
+from psa_chatops.bot.middlewares import observe, problem_json
 from psa_chatops.bot.settings import Settings
 from psa_chatops.handlers.ports import Clock
 from psa_chatops.storage.engine import read_connection
@@ -27,7 +27,7 @@ from psa_chatops.storage.unit_of_work import SystemClock
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    app = web.Application(middlewares=[request_id, access_log, problem_json], client_max_size=1024**2)
+    app = web.Application(middlewares=[observe, problem_json], client_max_size=1024**2)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.METRICS] = Metrics()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -22,3 +23,14 @@ class Metrics:
             "psa_breaker_open", "1 when a destination's breaker is open or half-open", ["destination"], registry=r
         )
         self.commands = Counter("psa_commands", "Commands handled", ["command", "outcome"], registry=r)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Labelled children are looked up once per (method, route, status): ``labels()`` is slow per request."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)

@@ -85,6 +85,17 @@ async def api_ctx(app: web.Application) -> AsyncIterator[None]:
     app[api_keys.TOKEN_ISSUER] = issuer
     app[api_keys.TOKEN_VERIFIER] = verifier = _verifier(settings, issuer, app[keys.HTTP])
     app[gateway.KEY_CACHE] = {}
+    app[gateway.POLICIES] = gateway.rate_policies(settings)
+    app[api_keys.DEPS] = api_keys.ApiDeps(
+        settings=settings,
+        clock=app[keys.CLOCK],
+        keys=app[api_keys.API_KEYS],
+        limiter=limiter,
+        cache=cache,
+        idempotency=app[api_keys.IDEMPOTENCY],
+        policies=app[gateway.POLICIES],
+        key_cache=app[gateway.KEY_CACHE],
+    )
     invalidator = EventInvalidator(cache)
     app[keys.BUS].after_commit.append(invalidator)
     yield

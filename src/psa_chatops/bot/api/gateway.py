@@ -32,6 +32,7 @@ from psa_chatops.bot.api.ratelimit import Decision, RatePolicy, rate_limit_heade
 from psa_chatops.bot.api.tokens import IdentityProviderUnavailable, InvalidToken
 from psa_chatops.bot.logs import REQUEST_ID
 from psa_chatops.bot.middlewares import STATUS_OF_KIND, request_locale
+from psa_chatops.bot.settings import Settings
 from psa_chatops.core.errors import DomainError
 from psa_chatops.handlers.ports import AuditSlot
 from psa_chatops.i18n import translate
@@ -41,6 +42,7 @@ from psa_chatops.storage.audit_log import AuditEntry
 logger = logging.getLogger("psa_chatops.api")
 DECISIONS: web.RequestKey[list[Decision]] = web.RequestKey("rate_decisions")
 KEY_CACHE: web.AppKey[dict[str, tuple[float, ApiKeyRecord]]] = web.AppKey("api_key_cache")
+POLICIES: web.AppKey[dict[str, RatePolicy]] = web.AppKey("rate_policies")
 KEY_CACHE_SECONDS = 30.0
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SLUG_OF_KIND = {"not_found": "not-found", "forbidden": "forbidden", "invalid": "validation-error"}
@@ -49,6 +51,7 @@ SLUG_OF_KIND |= {"conflict": "conflict", "concurrency": "conflict", "preconditio
 
 @web.middleware
 async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request[api_keys.REQUEST_DEPS] = request.config_dict[api_keys.DEPS]
     request[DECISIONS] = []
     request[api_keys.AUDIT_SLOT] = _audit_slot(request) if request.method in WRITE_METHODS else None
     try:
@@ -130,15 +133,24 @@ async def _audit(request: web.Request, slot: AuditSlot) -> None:
         logger.exception("could not write the audit log entry for %s %s", request.method, request.path)
 
 
+def _deps(request: web.Request) -> api_keys.ApiDeps:
+    return request[api_keys.REQUEST_DEPS]
+
+
 def _policy(request: web.Request, kind: str) -> RatePolicy:
-    s = request.config_dict[keys.SETTINGS]
-    if kind == "ip":
-        return RatePolicy(rate=s.api_rate_per_ip, burst=s.api_burst_per_ip, name="per-ip")
-    return RatePolicy(rate=s.api_rate_per_key, burst=s.api_burst_per_key, name="per-key")
+    return _deps(request).policies[kind]
+
+
+def rate_policies(s: Settings) -> dict[str, RatePolicy]:
+    """Built once at start (a policy validates itself when made)."""
+    return {
+        "ip": RatePolicy(rate=s.api_rate_per_ip, burst=s.api_burst_per_ip, name="per-ip"),
+        "key": RatePolicy(rate=s.api_rate_per_key, burst=s.api_burst_per_key, name="per-key"),
+    }
 
 
 async def _spend(request: web.Request, key: str, policy: RatePolicy) -> None:
-    decision = await request.config_dict[api_keys.RATE_LIMITER].hit(key, policy)
+    decision = await _deps(request).limiter.hit(key, policy)
     request[DECISIONS].append(decision)
     if not decision.allowed:
         raise ProblemError(429, "rate-limited", detail=f"limit {policy.name}")
@@ -155,7 +167,7 @@ async def limit_by_key(request: web.Request) -> None:
 
 
 async def check_body(request: web.Request) -> None:
-    limit = request.config_dict[keys.SETTINGS].api_max_body_bytes
+    limit = _deps(request).settings.api_max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise ProblemError(413, "payload-too-large", detail=f"at most {limit} bytes")
     if request.method in WRITE_METHODS and request.can_read_body:
@@ -188,7 +200,7 @@ async def _principal(request: web.Request, credential: str) -> Principal:
     if split_key(credential) is None:
         return await _token_principal(request, credential)
     record = await _key_record(request, credential)
-    now = request.config_dict[keys.CLOCK].now()
+    now = _deps(request).clock.now()
     if record is None or not record.active(now):
         raise ProblemError(401, "invalid-credentials", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if not record.admits(request.remote):
@@ -212,13 +224,13 @@ async def _key_record(request: web.Request, credential: str) -> ApiKeyRecord | N
     a revocation takes effect within that time (at once in the process that revoked it)."""
     from psa_chatops.storage.api_keys import digest
 
-    cache = request.config_dict[KEY_CACHE]
+    cache = _deps(request).key_cache
     fingerprint = digest(credential)
     loop_time = asyncio.get_running_loop().time()
     hit = cache.get(fingerprint)
     if hit is not None and hit[0] > loop_time:
         return hit[1]
-    record = await request.config_dict[api_keys.API_KEYS].authenticate(credential)
+    record: ApiKeyRecord | None = await _deps(request).keys.authenticate(credential)
     if record is not None:
         if len(cache) > 10_000:
             cache.clear()

@@ -39,13 +39,20 @@ AiohttpHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def aiohttp_handler(op: Operation, version: str) -> AiohttpHandler:
     async def handle(request: web.Request) -> web.StreamResponse:
         principal = _authorised(op, request)
+        locale = request_locale(request)
+        key = _cache_key(op, version, request, principal, locale)
+        if key is not None:  # a hit was produced from these very parameters: no need to validate them again
+            cached = await request[api_keys.REQUEST_DEPS].cache.get(key)
+            if cached is not None:
+                return _deprecate(op, version, request, _conditional(request, _from_cache(cached), hit=True))
         params = _bind_params(op, request)
         raw = await request.read() if op.body else b""
         idempotency = await _reserve(op, request, principal, raw)
         if isinstance(idempotency, web.Response):
             return _deprecate(op, version, request, idempotency)
         try:
-            response = _deprecate(op, version, request, await _respond(op, version, request, principal, params, raw))
+            response = await _respond(op, version, request, principal, params, raw, key, locale)
+            response = _deprecate(op, version, request, response)
         except BaseException:
             if idempotency is not None:
                 await request.config_dict[api_keys.IDEMPOTENCY].release(*idempotency)
@@ -59,14 +66,15 @@ def aiohttp_handler(op: Operation, version: str) -> AiohttpHandler:
 
 
 async def _respond(
-    op: Operation, version: str, request: web.Request, principal: Principal, params: Any, raw: bytes
+    op: Operation,
+    version: str,
+    request: web.Request,
+    principal: Principal,
+    params: Any,
+    raw: bytes,
+    key: str | None,
+    locale: str,
 ) -> web.Response:
-    locale = request_locale(request)
-    key = _cache_key(op, version, request, principal, locale)
-    if key is not None:
-        cached = await request.config_dict[api_keys.RESPONSE_CACHE].get(key)
-        if cached is not None:
-            return _conditional(request, _from_cache(cached), hit=True)
     body = _bind_body(op, raw)
     actor = principal.actor(locale)
     slot = request.get(api_keys.AUDIT_SLOT)
@@ -77,7 +85,7 @@ async def _respond(
     reply = await op.handler(call)
     response = _render(op, reply)
     if key is not None and response.status == 200 and reply.cache_tags:
-        await request.config_dict[api_keys.RESPONSE_CACHE].put(
+        await request[api_keys.REQUEST_DEPS].cache.put(
             key, _to_cache(response), tags=reply.cache_tags, ttl=CACHE_TTL_SECONDS
         )
     request[api_keys.AUDIT_RESOURCE] = reply.resource

@@ -229,3 +229,17 @@ async def test_list_filters_and_sort(api: Api) -> None:
     assert mine["total"] == 1
     found = await (await api.client.get("/api/v1/tickets?q=OTHER", headers=auth)).json()
     assert [t["title"] for t in found["items"]] == ["other customer"]
+
+
+async def test_v2_sla_policies_use_iso_durations(api: Api) -> None:
+    auth = await api.auth("directory:read")
+    v2 = await api.client.get("/api/v2/sla-policies/standard", headers=auth)
+    assert v2.status == 200
+    policy = await v2.json()
+    assert policy["targets"]["high"] == {"first_response": "PT1H", "resolution": "PT8H"}
+    assert policy["targets"]["critical"]["first_response"] == "PT30M"
+    v1 = await api.client.get("/api/v1/sla-policies/standard", headers=auth)
+    assert (await v1.json())["targets"]["high"]["first_response_seconds"] == 3600
+    assert '</api/v2/sla-policies/standard>; rel="successor-version"' in v1.headers.getall("Link")
+    listed = await (await api.client.get("/api/v2/sla-policies", headers=auth)).json()
+    assert listed["items"][0]["targets"]["low"]["resolution"] == "PT40H"

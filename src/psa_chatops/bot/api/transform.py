@@ -6,7 +6,7 @@ from __future__ import annotations
 from psa_chatops.bot.api import v1
 from psa_chatops.bot.api import v2_models as m2
 from psa_chatops.bot.api.v1_models import SlaState
-from psa_chatops.core.sla import SlaTargetName
+from psa_chatops.core.sla import SlaPolicy, SlaTargetName
 from psa_chatops.handlers.views import SlaView, TicketSummaryView, TicketView
 
 
@@ -73,4 +73,20 @@ def summary(view: TicketSummaryView) -> m2.TicketSummary:
         sla_state=view.sla_state,
         created_at=view.created_at,
         updated_at=view.updated_at,
+    )
+
+
+def sla_policy(policy: SlaPolicy) -> m2.SlaPolicy:
+    targets = {
+        priority.value: m2.SlaTarget(
+            first_response=iso_duration(t.first_response.total_seconds()),
+            resolution=iso_duration(t.resolution.total_seconds()),
+        )
+        for priority, t in policy.targets.items()
+    }
+    return m2.SlaPolicy(
+        id=policy.id,
+        name=policy.name,
+        targets=m2.SlaPolicyTargets.model_validate(targets),
+        around_the_clock=sorted(policy.around_the_clock, key=lambda p: p.rank),
     )

@@ -219,5 +219,5 @@ def build_api() -> Api:
 
     replaced = v2.replaced_in_v1()
     api.extend(replace(op, successor=v2.ROOT) if op.operation_id in replaced else op for op in OPERATIONS)
-    api.extend(v1_resources.OPERATIONS)
+    api.extend(replace(op, successor=v2.ROOT) if op.operation_id in replaced else op for op in v1_resources.OPERATIONS)
     return api

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from psa_chatops.bot.api import tickets, transform, v1
+from psa_chatops.bot.api import directory, tickets, transform, v1, v1_resources
 from psa_chatops.bot.api import v2_models as m2
 from psa_chatops.bot.api.operations import Api, Call, Reply
 
@@ -58,6 +58,11 @@ async def _escalate(call: Call) -> Any:
 
 
 CHANGES: dict[str, tuple[Callable[[Call], Any], type[BaseModel] | None]] = {
+    "listSlaPolicies": (
+        v1_resources.list_handler(directory.POLICIES, transform.sla_policy, m2.SlaPolicyPage),
+        m2.SlaPolicyPage,
+    ),
+    "getSlaPolicy": (v1_resources.get_handler(directory.POLICIES, transform.sla_policy), m2.SlaPolicy),
     "listTickets": (list_tickets, m2.TicketPage),
     "createTicket": (_ticket(_create, 201), m2.Ticket),
     "getTicket": (_ticket(_get), m2.Ticket),
@@ -76,7 +81,7 @@ def build_api() -> Api:
         "and SLA times are ISO 8601 durations. v1 stays supported for six months after v2 is final.",
         beta=True,
     )
-    for op in v1.OPERATIONS:
+    for op in [*v1.OPERATIONS, *v1_resources.OPERATIONS]:
         if op.operation_id in CHANGES:
             handler, response = CHANGES[op.operation_id]
             api.add(replace(op, handler=handler, response=response, successor=None))

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from psa_chatops.bot.api.v1_directory_models import Page
 from psa_chatops.bot.api.v1_models import Event, Note, SlaState
 from psa_chatops.core.priorities import Priority
 from psa_chatops.core.sla import SlaTargetName
@@ -80,3 +81,26 @@ class TicketPage(BaseModel):
 
 class EventPage(BaseModel):
     items: list[Event]
+
+
+class SlaTarget(BaseModel):
+    first_response: str = Field(description="ISO 8601 duration of business time", examples=["PT1H"])
+    resolution: str = Field(description="ISO 8601 duration of business time", examples=["PT8H"])
+
+
+class SlaPolicyTargets(BaseModel):
+    critical: SlaTarget
+    high: SlaTarget
+    medium: SlaTarget
+    low: SlaTarget
+
+
+class SlaPolicy(BaseModel):
+    id: str = Field(examples=["standard"])
+    name: str
+    targets: SlaPolicyTargets = Field(description="business time per priority (calendar time if around the clock)")
+    around_the_clock: list[Priority]
+
+
+class SlaPolicyPage(Page):
+    items: list[SlaPolicy]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from typing import Any
@@ -195,3 +196,40 @@ def redis_url() -> str:
                 pytest.fail("Redis is not running on 127.0.0.1:6379 (.ci/run starts it)")
             pytest.skip("Redis is not running on 127.0.0.1:6379")
     return f"redis://127.0.0.1:6379/0?client_name=psa-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def idp_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+async def test_tokens_of_an_external_identity_provider_are_accepted(
+    make_api: MakeApi, aiohttp_server: Any, idp_key: Any, clock: FrozenClock
+) -> None:
+    """An Entra-ID-like issuer on loopback: its JWKS is fetched, its `scp` claim becomes our scopes."""
+    from aiohttp import web
+    from jwt.algorithms import RSAAlgorithm
+
+    jwk = json.loads(RSAAlgorithm.to_jwk(idp_key.public_key()))
+
+    async def keys_document(_request: web.Request) -> web.Response:
+        return web.json_response({"keys": [{**jwk, "kid": "k1", "use": "sig"}]})
+
+    jwks_app = web.Application()
+    jwks_app.router.add_get("/keys", keys_document)
+    idp = await aiohttp_server(jwks_app)
+    issuer = "https://login.example/tenant/v2.0"
+    api = await make_api(
+        jwt_external_issuer=issuer, jwt_external_jwks_url=str(idp.make_url("/keys")), jwt_external_audience="api://psa"
+    )
+    now = int(clock.now().timestamp())
+    claims = {"iss": issuer, "aud": "api://psa", "sub": "app-123", "iat": now, "exp": now + 600, "scp": "tickets:read"}
+    token = jwt.encode(claims, idp_key, algorithm="RS256", headers={"kid": "k1"})
+    ok = await api.client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status == 200
+    refused = await api.client.post("/api/v1/tickets", json=TICKET, headers={"Authorization": f"Bearer {token}"})
+    assert refused.status == 403
+    wrong = jwt.encode({**claims, "aud": "other"}, idp_key, algorithm="RS256", headers={"kid": "k1"})
+    assert (await api.client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {wrong}"})).status == 401

@@ -11,7 +11,6 @@ Prints ``READY <port> <key> <first> <last>`` and exits when stdin closes.
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
 import random
 import socket
@@ -38,7 +37,7 @@ def free_port() -> int:
 
 def log_to(path: Path) -> None:
     """The service's own logging set-up (JSON lines, written by a background thread), into a file."""
-    configure_logging(os.environ.get("BENCH_LOG_LEVEL", "INFO"), "json", path=str(path))
+    configure_logging("INFO", "json", path=str(path))
 
 
 async def ours(args: argparse.Namespace, port: int) -> tuple[web.AppRunner, str, int, int]:

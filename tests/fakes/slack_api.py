@@ -8,6 +8,12 @@ applies. Answers follow Slack's documented shapes: ``{"ok": true, ...}`` with a 
 Failures: ``rate_limit_next(n, retry_after=1)``, ``fail_next(n, status=500)``, ``error_next(method, error)``
 (``ok: false``), ``slow(seconds)`` (for timeouts). Users for ``users.info`` / ``users.lookupByEmail`` come from
 ``add_user``. The state lives on the app under a typed ``web.AppKey``.
+
+Messages: every successful ``chat.postMessage`` is kept in ``messages`` (channel, ts, thread_ts, text, blocks)
+and ``chat.update`` edits the kept message; ``delete_message(channel, ts)`` deletes one the way a user would,
+after which ``chat.update`` on it answers ``message_not_found`` as Slack does. ``clock`` (monotonic seconds)
+stamps the calls; tests on a virtual clock set it. An incoming webhook lives at ``FakeSlack.webhook_url``: it
+answers ``ok`` as text, and the injected HTTP failures apply to it too.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import itertools
 import json
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -48,6 +55,9 @@ class SlackState:
     _failures: deque[tuple[int, str | None]] = field(default_factory=deque)
     _errors: dict[str, deque[str]] = field(default_factory=dict)
     delay: float = 0.0
+    clock: Callable[[], float] = time.monotonic
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    deleted: set[tuple[str, str]] = field(default_factory=set)
 
     def rate_limit_next(self, n: int = 1, *, retry_after: int = 1) -> None:
         self._failures.extend([(429, str(retry_after))] * n)
@@ -60,6 +70,10 @@ class SlackState:
 
     def slow(self, seconds: float) -> None:
         self.delay = seconds
+
+    def recover(self) -> None:
+        """Drop the injected HTTP failures that have not happened yet (the outage is over)."""
+        self._failures.clear()
 
     def add_user(
         self, user_id: str, *, email: str, name: str = "", tz: str = "Europe/Berlin", locale: str = "de-DE"
@@ -77,6 +91,14 @@ class SlackState:
 
     def of(self, method: str) -> list[SlackCall]:
         return [c for c in self.calls if c.method == method]
+
+    def posted(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Messages that were posted and are not deleted, oldest first (optionally in one channel)."""
+        return [m for (c, _), m in self.messages.items() if channel is None or c == channel]
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        self.messages.pop((channel, ts), None)
+        self.deleted.add((channel, ts))
 
     def next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
@@ -101,11 +123,18 @@ def _token(request: web.Request, args: dict[str, Any]) -> str | None:
     return header.removeprefix("Bearer ") if header.startswith("Bearer ") else args.get("token")
 
 
+def _app_credentials(request: web.Request, args: dict[str, Any]) -> bool:
+    """``oauth.v2.access`` authenticates the app (client id and secret, as form fields or HTTP Basic), not a token."""
+    return bool(args.get("client_id") and args.get("client_secret")) or request.headers.get(
+        "Authorization", ""
+    ).startswith("Basic ")
+
+
 async def _api(request: web.Request) -> web.Response:
     state = request.app[SLACK_STATE]
     method = request.match_info["method"]
     args = await _arguments(request)
-    state.calls.append(SlackCall(method, args, _token(request, args), time.monotonic()))
+    state.calls.append(SlackCall(method, args, _token(request, args), state.clock()))
     if state.delay:
         await asyncio.sleep(state.delay)
     if state._failures:
@@ -116,20 +145,59 @@ async def _api(request: web.Request) -> web.Response:
     pending = state._errors.get(method)
     if pending:
         return web.json_response({"ok": False, "error": pending.popleft()})
-    if not _token(request, args):
+    if not (_token(request, args) or _app_credentials(request, args)):
         return web.json_response({"ok": False, "error": "not_authed"})
     return web.json_response({"ok": True, **_answer(state, method, args)})
 
 
+def _keep_message(state: SlackState, method: str, args: dict[str, Any], ts: str) -> dict[str, Any] | None:
+    """Keeps posted messages and applies edits; the error answer for an edit of a deleted message."""
+    key = (str(args.get("channel", "")), ts)
+    if method == "chat.update" and key in state.deleted:
+        return {"ok": False, "error": "message_not_found"}
+    if method == "chat.postMessage":
+        state.messages[key] = {"channel": key[0], "ts": ts, "thread_ts": args.get("thread_ts"), "edits": 0}
+    elif method != "chat.update" or key not in state.messages:
+        return None
+    message = state.messages[key]
+    raw = args.get("blocks") or []
+    message.update(text=args.get("text", ""), blocks=json.loads(raw) if isinstance(raw, str) else list(raw))
+    message["edits"] += method == "chat.update"
+    return None
+
+
+WEBHOOK_METHOD = "incoming-webhook"
+
+
+async def _incoming_webhook(request: web.Request) -> web.Response:
+    """Slack's incoming webhooks take a JSON message and answer ``ok`` (or an error name) as plain text."""
+    state = request.app[SLACK_STATE]
+    body = await request.json()
+    state.calls.append(SlackCall(WEBHOOK_METHOD, body if isinstance(body, dict) else {}, None, state.clock()))
+    if state._failures:
+        status, retry_after = state._failures.popleft()
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        text = "rate_limited" if status == 429 else "no_service" if status == 404 else "internal_error"
+        return web.Response(text=text, status=status, headers=headers)
+    return web.Response(text="ok")
+
+
+def _chat_answer(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, Any]:
+    ts = args.get("ts") or state.next_ts()
+    error = _keep_message(state, method, args, ts)
+    if error is not None:
+        return error
+    return {
+        "channel": args.get("channel", ""),
+        "ts": ts,
+        "message_ts": ts,
+        "message": {"ts": ts, "text": args.get("text", "")},
+    }
+
+
 def _answer(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, Any]:
     if method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "chat.unfurl", "chat.meMessage"):
-        ts = args.get("ts") or state.next_ts()
-        return {
-            "channel": args.get("channel", ""),
-            "ts": ts,
-            "message_ts": ts,
-            "message": {"ts": ts, "text": args.get("text", "")},
-        }
+        return _chat_answer(state, method, args)
     if method in ("views.open", "views.push", "views.update", "views.publish"):
         return {"view": {"id": f"V{len(state.calls):06d}", "type": "modal", "hash": "h1"}}
     if method == "users.info":
@@ -167,6 +235,17 @@ def _answer(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
     return {}
 
 
+async def _response_url(request: web.Request) -> web.Response:
+    """A ``response_url`` (Slack's ``hooks.slack.com/actions/...``): recorded as the pseudo-method "response_url"."""
+    state = request.app[SLACK_STATE]
+    body = await request.json() if request.content_type == "application/json" else {}
+    args = {**(body if isinstance(body, dict) else {}), "hook": request.match_info["hook"]}
+    state.calls.append(SlackCall("response_url", args, None, time.monotonic()))
+    if state.delay:
+        await asyncio.sleep(state.delay)
+    return web.Response(text="ok")
+
+
 @dataclass
 class FakeSlack:
     server: TestServer
@@ -177,11 +256,24 @@ class FakeSlack:
         """What slack-sdk's ``base_url`` wants: it appends the method name."""
         return str(self.server.make_url("/api/"))
 
+    @property
+    def webhook_url(self) -> str:
+        return str(self.server.make_url("/services/T0PSA/B0HOOK/not-a-secret"))
+
+    def webhook_calls(self) -> list[SlackCall]:
+        return self.state.of(WEBHOOK_METHOD)
+
+    def response_url(self, hook: str = "hook") -> str:
+        """A ``response_url`` for payloads: posts to it are recorded as method "response_url"."""
+        return str(self.server.make_url(f"/response/{hook}"))
+
 
 async def start_fake_slack(aiohttp_server: AiohttpServer) -> FakeSlack:
     app = web.Application()
     state = SlackState()
     app[SLACK_STATE] = state
     app.router.add_route("*", "/api/{method}", _api)
+    app.router.add_post("/services/{path:.+}", _incoming_webhook)
+    app.router.add_post("/response/{hook}", _response_url)
     server = await aiohttp_server(app)
     return FakeSlack(server, state)

@@ -20,6 +20,7 @@ from psa_chatops.bot.api.docs import add_docs
 from psa_chatops.bot.metrics import Metrics
 from psa_chatops.bot.middlewares import observe, problem_json
 from psa_chatops.bot.settings import Settings
+from psa_chatops.bot.slack.app import add_slack
 from psa_chatops.handlers.ports import Clock
 from psa_chatops.storage.engine import read_connection
 from psa_chatops.storage.outbox import OutboxStore
@@ -33,6 +34,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.METRICS] = Metrics()
     app.cleanup_ctx.extend([lifecycle.database_ctx, lifecycle.http_ctx, api_ctx, lifecycle.background_ctx])
     add_api(app, [(v1.ROOT, v1.build_api()), (v2.ROOT, v2.build_api())])
+    add_slack(app)  # after the database and HTTP contexts: slack_ctx needs both
     add_docs(app)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)

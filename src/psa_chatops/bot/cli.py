@@ -39,6 +39,10 @@ app.add_typer(events_app, name="events")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(demo_app, name="demo")
 app.add_typer(apikey_app, name="apikey")
+try_app = typer.Typer(help="Try the chat adapters without a workspace.", no_args_is_help=True)
+manifest_app = typer.Typer(help="App manifests for the chat platforms.", no_args_is_help=True)
+app.add_typer(try_app, name="try")
+app.add_typer(manifest_app, name="manifest")
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -442,3 +446,32 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@try_app.command("slack")
+def try_slack(
+    command: Annotated[str, typer.Argument(help="The slash command, e.g. '/psa ticket 12345'.")],
+    user: Annotated[str, typer.Option(help="The Slack user id that runs it.")] = "UTRY",
+    technician: Annotated[
+        str | None, typer.Option(help="Link that user to this technician id first (outside the sandbox).")
+    ] = None,
+) -> None:
+    """Run a Slack command through the real handlers (no network) and print its messages with Block Kit links."""
+    from psa_chatops.bot.slack import try_it
+
+    settings = load_settings()
+    captured = run(try_it.run(settings, try_it.Trial(command, user_id=user, technician=technician)))
+    typer.echo(try_it.report(captured))
+
+
+@manifest_app.command("slack")
+def manifest_slack(url: Annotated[str, typer.Option(help="The service's public https URL.")]) -> None:
+    """Print the Slack app manifest (JSON) for this service at URL."""
+    from psa_chatops.bot.slack import manifest
+
+    try:
+        document = manifest.render(manifest.read_template(), url)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from psa_chatops import __version__
 from psa_chatops.bot import keys
@@ -21,9 +22,10 @@ from psa_chatops.bot.bootstrap import build_bus
 from psa_chatops.bot.scheduler import ScheduledWork, build_scheduler
 from psa_chatops.bot.settings import Settings
 from psa_chatops.bot.worker import Dispatcher
-from psa_chatops.handlers.ports import Clock
+from psa_chatops.handlers.ports import Clock, Notifier
 from psa_chatops.integrations.recorder import NotifierRegistry
 from psa_chatops.integrations.resilience import BreakerBoard, BreakerPolicy, RetryPolicy
+from psa_chatops.integrations.slack_notifier import SLACK_KIND, SlackNotifier, SlackWebhookNotifier
 from psa_chatops.integrations.webhooks import WebhookNotifier
 from psa_chatops.storage.engine import create_engine
 from psa_chatops.storage.migrations import upgrade
@@ -54,8 +56,18 @@ async def http_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def build_dispatcher(
-    settings: Settings, store: OutboxStore, session: aiohttp.ClientSession, clock: Clock
+    settings: Settings,
+    store: OutboxStore,
+    session: aiohttp.ClientSession,
+    clock: Clock,
+    *,
+    engine: AsyncEngine | None = None,
+    writer: SqliteWriter | None = None,
 ) -> Dispatcher:
+    """The dispatcher with its notifiers. Slack needs ``engine`` (and on SQLite ``writer``) for ``chat_threads``:
+    a bot token (``SLACK_BOT_TOKEN``) selects threaded notifications, else ``SLACK_WEBHOOK_URL`` the incoming
+    webhook. The Slack notifier owns an HTTP session of its own (slack-sdk cannot use ``session``); the caller
+    closes it after the dispatcher stopped (``background_ctx``). In sandbox mode the registry records instead."""
     secret = settings.webhook_signing_secret
     webhook = WebhookNotifier(
         session,
@@ -63,9 +75,38 @@ def build_dispatcher(
         user_agent=f"psa-chatops/{__version__}",
         signing_secret=secret.get_secret_value().encode() if secret else None,
     )
+    notifiers: dict[str, Notifier] = {"webhook": webhook}
+
+    def locale_for(destination: str) -> str:  # the channel's own language is not known yet
+        return settings.default_locale
+
+    if settings.slack_bot_token is not None:
+        if engine is None:
+            raise ValueError("Slack notifications need the database engine (chat_threads)")
+        bot_token = settings.slack_bot_token.get_secret_value()
+
+        async def token_for(team_id: str | None) -> str | None:  # one workspace until installations land
+            return bot_token
+
+        notifiers[SLACK_KIND] = SlackNotifier(
+            engine,
+            writer=writer,
+            token_for=token_for,
+            public_url=settings.public_url,
+            locale_for=locale_for,
+            base_url=settings.slack_api_url,
+            timeout=settings.webhook_timeout_seconds,
+        )
+    elif settings.slack_webhook_url is not None:
+        notifiers[SLACK_KIND] = SlackWebhookNotifier(
+            settings.slack_webhook_url.get_secret_value(),
+            public_url=settings.public_url,
+            locale_for=locale_for,
+            timeout=settings.webhook_timeout_seconds,
+        )
     return Dispatcher(
         store=store,
-        notifiers=NotifierRegistry({"webhook": webhook}, sandbox_enabled=settings.sandbox),
+        notifiers=NotifierRegistry(notifiers, sandbox_enabled=settings.sandbox),
         clock=clock,
         breakers=BreakerBoard(
             BreakerPolicy(
@@ -97,7 +138,9 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     app[keys.BACKGROUND] = set()
     store = OutboxStore(app[keys.ENGINE], writer=app[keys.WRITER])
-    dispatcher = build_dispatcher(settings, store, app[keys.HTTP], app[keys.CLOCK])
+    dispatcher = build_dispatcher(
+        settings, store, app[keys.HTTP], app[keys.CLOCK], engine=app[keys.ENGINE], writer=app[keys.WRITER]
+    )
     app[keys.DISPATCHER] = dispatcher
     deliveries = app[keys.METRICS].deliveries
     dispatcher.stats.observers.append(lambda kind, outcome: deliveries.labels(kind, outcome).inc())
@@ -118,3 +161,7 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
     for task in list(tasks):
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    if SLACK_KIND in dispatcher.notifiers.kinds():  # in sandbox mode the recorder answers: nothing to close
+        slack = dispatcher.notifiers.for_destination(f"{SLACK_KIND}:shutdown")
+        if isinstance(slack, SlackNotifier | SlackWebhookNotifier):
+            await slack.close(grace=2.0)  # a moment for pending root edits; their rows are delivered already

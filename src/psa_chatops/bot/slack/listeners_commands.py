@@ -1,0 +1,204 @@
+"""``/psa``: the ack answers from the database (cards, lists, writes, errors, help), in the HTTP response itself;
+what needs Slack's Web API (a modal, ``users.info`` for ``/psa link``) runs in the lazy listener after the ack."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from psa_chatops.bot.slack import commands as c
+from psa_chatops.bot.slack import replies, subscriptions, texts
+from psa_chatops.bot.slack.modals import open_close_modal, open_new_ticket_modal
+from psa_chatops.bot.slack.runtime import SlackRuntime
+from psa_chatops.core import commands as cmd
+from psa_chatops.core.errors import DomainError, InvalidError
+from psa_chatops.core.tickets_state import Visibility
+from psa_chatops.handlers import queries
+from psa_chatops.handlers.ports import CommandContext
+
+Payload = dict[str, Any]
+Answer = Callable[[Any, "Call"], Awaitable[Payload]]
+
+
+class Call:
+    """One ``/psa`` invocation: who, where, and the resolved command context."""
+
+    def __init__(self, rt: SlackRuntime, body: dict[str, Any], context: CommandContext) -> None:
+        self.rt, self.body, self.context = rt, body, context
+        self.locale = rt.locale(context.actor)
+
+    @property
+    def channel_id(self) -> str:
+        return str(self.body.get("channel_id", ""))
+
+    def card(self, view: Any) -> Payload:
+        return replies.card(view, self.locale, self.rt.public_url, ephemeral_card=True)
+
+    def listing(self, view: Any) -> Payload:
+        return replies.ticket_list(view, self.locale, self.rt.public_url)
+
+    async def read(self, query: Callable[..., Awaitable[Any]]) -> Any:
+        return await self.rt.read(query, self.context)
+
+    async def write(self, command: cmd.Command) -> Payload:
+        """Run a write once per ``trigger_id`` and answer with the fresh card (a retry shows the same card)."""
+
+        async def work() -> Payload:
+            view = await self.rt.handle(command, self.context)
+            return {"number": view.number}
+
+        done = await self.rt.once(f"command:{self.body.get('trigger_id')}", work)
+        number = int(done["number"]) if done else int(getattr(command, "number", 0))
+        return self.card(await self.read(lambda uow: queries.show_ticket(number, uow=uow, now=self.rt.now())))
+
+
+def register(bolt: AsyncApp, rt: SlackRuntime) -> None:
+    async def psa_ack(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack(await answer(rt, body) or {})
+
+    async def psa_slow(body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+        await slow(rt, body, client, respond)
+
+    bolt.command("/psa")(ack=psa_ack, lazy=[psa_slow])
+
+
+def is_slow(request: c.Request) -> bool:
+    return isinstance(request, c.NewTicket | c.Link) or (isinstance(request, c.Close) and not request.resolution)
+
+
+async def answer(rt: SlackRuntime, body: dict[str, Any]) -> Payload | None:
+    """The ack's message, or None when the lazy listener answers (modals, ``/psa link``)."""
+    user_id = str(body.get("user_id", ""))
+    context = await rt.context(user_id, correlation_id=body.get("trigger_id"))
+    call = Call(rt, body, context)
+    try:
+        request = c.parse(str(body.get("text", "")))
+        if isinstance(request, c.Help | c.Unknown):
+            return _help(request, call.locale)
+        if isinstance(request, c.Link):
+            return None  # works for unlinked users too: the lazy listener asks Slack for the e-mail
+        if not (context.actor.technician or context.actor.contact):
+            return replies.ephemeral(replies.link_instructions(call.locale))
+        if is_slow(request):
+            return None
+        return replies.ephemeral(await ANSWERS[type(request)](request, call))
+    except DomainError as exc:
+        return replies.ephemeral(replies.error(exc, call.locale))
+
+
+def _help(request: c.Help | c.Unknown, locale: str) -> Payload:
+    if isinstance(request, c.Unknown):
+        return replies.ephemeral(replies.help_text(locale, unknown=request.word, suggestion=request.suggestion))
+    return replies.ephemeral(replies.help_text(locale))
+
+
+async def _show(request: c.ShowTicket, call: Call) -> Payload:
+    now = call.rt.now()
+    return call.card(await call.read(lambda uow: queries.show_ticket(request.number, uow=uow, now=now)))
+
+
+async def _mine(_request: c.Mine, call: Call) -> Payload:
+    now = call.rt.now()
+    return call.listing(await call.read(lambda uow: queries.my_tickets(uow=uow, now=now)))
+
+
+async def _queue(request: c.Queue, call: Call) -> Payload:
+    now = call.rt.now()
+    customer_id = await subscriptions.customer_id(call.rt, call.context.actor, request.customer)
+    statuses = (request.status,) if request.status else ()
+    view = await call.read(lambda uow: queries.queue(uow=uow, now=now, customer_id=customer_id, statuses=statuses))
+    return call.listing(view)
+
+
+async def _search(request: c.Search, call: Call) -> Payload:
+    now = call.rt.now()
+    return call.listing(await call.read(lambda uow: queries.search(request.text, uow=uow, now=now)))
+
+
+async def _sla(_request: c.Sla, call: Call) -> Payload:
+    now = call.rt.now()
+    return call.listing(await call.read(lambda uow: queries.sla_at_risk(uow=uow, now=now)))
+
+
+async def _assign(request: c.Assign, call: Call) -> Payload:
+    assignee = await call.rt.identity.actor(request.user_id)
+    if assignee.technician is None:
+        raise InvalidError(texts.NOT_LINKED_USER, user=request.user_id)
+    return await call.write(cmd.AssignTicket(number=request.number, assignee_id=assignee.technician.id))
+
+
+async def _note(request: c.Note, call: Call) -> Payload:
+    visibility = Visibility.PUBLIC if request.public else Visibility.INTERNAL
+    return await call.write(cmd.AddNote(number=request.number, body=request.body, visibility=visibility))
+
+
+async def _close(request: c.Close, call: Call) -> Payload:
+    return await call.write(cmd.CloseTicket(number=request.number, resolution=request.resolution))
+
+
+async def _subscribe(request: c.Subscribe, call: Call) -> Payload:
+    return await subscriptions.subscribe(call.rt, call.context.actor, call.channel_id, request)
+
+
+async def _unsubscribe(_request: c.Unsubscribe, call: Call) -> Payload:
+    return await subscriptions.unsubscribe(call.rt, call.context.actor, call.channel_id)
+
+
+ANSWERS: dict[type[Any], Answer] = {
+    c.ShowTicket: _show,
+    c.Mine: _mine,
+    c.Queue: _queue,
+    c.Search: _search,
+    c.Sla: _sla,
+    c.Assign: _assign,
+    c.Note: _note,
+    c.Close: _close,
+    c.Subscribe: _subscribe,
+    c.Unsubscribe: _unsubscribe,
+}
+
+
+async def slow(rt: SlackRuntime, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+    """The part of ``/psa`` that calls Slack: open a modal, or link the user by the e-mail Slack verified."""
+    try:
+        request = c.parse(str(body.get("text", "")))
+    except DomainError:
+        return  # the ack already explained it
+    if not is_slow(request):
+        return
+    context = await rt.context(str(body.get("user_id", "")))
+    locale = rt.locale(context.actor)
+    try:
+        await _slow(rt, request, body, client, respond, context)
+    except DomainError as exc:
+        await respond(replies.ephemeral(replies.error(exc, locale)))
+
+
+async def _slow(
+    rt: SlackRuntime,
+    request: c.Request,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: CommandContext,
+) -> None:
+    if isinstance(request, c.Link):
+        await link(rt, body, client, respond)
+    elif not (context.actor.technician or context.actor.contact):
+        return  # the ack already sent the link instructions
+    elif isinstance(request, c.NewTicket):
+        await open_new_ticket_modal(rt, client, body, context, title=request.title)
+    elif isinstance(request, c.Close):
+        await open_close_modal(rt, client, body, context, number=request.number)
+
+
+async def link(rt: SlackRuntime, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+    user_id = str(body.get("user_id", ""))
+    tech = await rt.identity.link_by_email(client, user_id)
+    locale = rt.locale((await rt.context(user_id)).actor)
+    await respond(replies.ephemeral(replies.info(texts.LINKED, locale, name=tech.name, email=tech.email)))

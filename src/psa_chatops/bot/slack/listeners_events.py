@@ -1,0 +1,127 @@
+"""Shortcuts and the Events API. Acks are empty; everything that calls Slack runs lazily.
+
+- Message shortcut "Create PSA ticket": the New ticket modal prefilled from the message and its permalink; once
+  the ticket exists its card is posted in the message's thread and the thread is remembered.
+- ``message`` events: a person's reply in a remembered thread becomes an internal note (a thread is where the team
+  talks; customers hear about notes only through public ones, which need the card's Add note). Once per
+  ``event_id``, so Slack's retries (``X-Slack-Retry-Num``) add nothing.
+- ``app_home_opened``: the Home tab (my open tickets, SLA at risk). ``link_shared``: unfurls for PSA ticket URLs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from psa_chatops.bot.slack import modals, payloads, threads
+from psa_chatops.bot.slack.runtime import SlackRuntime
+from psa_chatops.cards.slack import home, ids, unfurl
+from psa_chatops.cards.slack.modals import prefill_from_message
+from psa_chatops.core import commands as cmd
+from psa_chatops.core.errors import DomainError
+from psa_chatops.core.tickets_state import Visibility
+from psa_chatops.handlers import actors, queries
+from psa_chatops.handlers.ports import CommandContext
+from psa_chatops.handlers.views import TicketListView, TicketView
+
+Payload = dict[str, Any]
+
+
+async def just_ack(ack: AsyncAck) -> None:
+    await ack()
+
+
+def register(bolt: AsyncApp, rt: SlackRuntime) -> None:
+    async def from_message(body: Payload, client: AsyncWebClient) -> None:
+        await create_from_message(rt, body, client)
+
+    async def new_ticket(body: Payload, client: AsyncWebClient) -> None:
+        context = await rt.context(payloads.to_user_id(body))
+        if actors.acts_as_technician(context.actor):
+            await modals.open_new_ticket_modal(rt, client, body, context)
+
+    async def thread_reply(body: Payload) -> None:
+        await note_from_reply(rt, body)
+
+    async def home_opened(body: Payload, client: AsyncWebClient) -> None:
+        await publish_home(rt, body, client)
+
+    async def links(body: Payload, client: AsyncWebClient) -> None:
+        await unfurl_links(rt, body, client)
+
+    bolt.shortcut(ids.CREATE_FROM_MESSAGE)(ack=just_ack, lazy=[from_message])
+    bolt.shortcut(ids.NEW_TICKET_GLOBAL)(ack=just_ack, lazy=[new_ticket])
+    bolt.action(ids.HOME_NEW_TICKET)(ack=just_ack, lazy=[new_ticket])
+    bolt.action(ids.HOME_REFRESH)(ack=just_ack, lazy=[home_opened])
+    bolt.event("message")(ack=just_ack, lazy=[thread_reply])
+    bolt.event("app_home_opened")(ack=just_ack, lazy=[home_opened])
+    bolt.event("link_shared")(ack=just_ack, lazy=[links])
+
+
+async def create_from_message(rt: SlackRuntime, body: Payload, client: AsyncWebClient) -> None:
+    context = await rt.context(payloads.to_user_id(body))
+    if not actors.acts_as_technician(context.actor):
+        return
+    channel, message = payloads.to_channel_id(body), body.get("message") or {}
+    ts = str(message.get("thread_ts") or message.get("ts") or body.get("message_ts"))
+    link = await client.chat_getPermalink(channel=str(channel), message_ts=ts)
+    permalink = str(link.get("permalink") or "")
+    title, description = prefill_from_message(str(message.get("text") or ""), permalink, rt.locale(context.actor))
+    await modals.open_new_ticket_modal(rt, client, body, context, title=title, description=description, message_ts=ts)
+
+
+async def note_from_reply(rt: SlackRuntime, body: Payload) -> None:
+    event = body.get("event") or {}
+    if not payloads.is_thread_reply(event):
+        return
+    number = await threads.ticket_of(rt.engine, channel=str(event.get("channel")), thread_ts=str(event["thread_ts"]))
+    if number is None:
+        return
+    context = await rt.context(str(event.get("user", "")), correlation_id=body.get("event_id"))
+    if not actors.acts_as_technician(context.actor):
+        return
+    command = cmd.AddNote(number=number, body=str(event.get("text", "")), visibility=Visibility.INTERNAL)
+
+    async def add() -> Payload:
+        await rt.handle(command, context)
+        return {"number": number}
+
+    await rt.once(f"event:{body.get('event_id')}", add)
+
+
+async def publish_home(rt: SlackRuntime, body: Payload, client: AsyncWebClient) -> None:
+    user_id = payloads.to_user_id(body) or str((body.get("event") or {}).get("user", ""))
+    context = await rt.context(user_id)
+    locale, now = rt.locale(context.actor), rt.now()
+    linked = actors.acts_as_technician(context.actor)
+    empty = TicketListView(title="", tickets=(), total=0)
+    mine = await rt.read(lambda uow: queries.my_tickets(uow=uow, now=now), context) if linked else empty
+    risky = await rt.read(lambda uow: queries.sla_at_risk(uow=uow, now=now), context) if linked else empty
+    view = home.home_view(mine, risky, locale=locale, public_url=rt.public_url, linked=linked)
+    await client.views_publish(user_id=user_id, view=modals.as_view(view))
+
+
+async def _show(rt: SlackRuntime, context: CommandContext, number: int) -> TicketView:
+    view: TicketView = await rt.read(lambda uow: queries.show_ticket(number, uow=uow, now=rt.now()), context)
+    return view
+
+
+async def unfurl_links(rt: SlackRuntime, body: Payload, client: AsyncWebClient) -> None:
+    event = body.get("event") or {}
+    context = await rt.context(str(event.get("user", "")))
+    locale = rt.locale(context.actor)
+    unfurls: Payload = {}
+    for link in event.get("links") or []:
+        number = unfurl.number_from_url(rt.public_url, str(link.get("url", "")))
+        if number is None:
+            continue
+        try:
+            view = await _show(rt, context, number)
+        except DomainError:
+            continue  # not linked, or not allowed to see it: no preview rather than an error in the channel
+        unfurls[link["url"]] = unfurl.unfurl(view, locale=locale, public_url=rt.public_url)
+    if unfurls:
+        await client.chat_unfurl(channel=str(event.get("channel")), ts=str(event.get("message_ts")), unfurls=unfurls)

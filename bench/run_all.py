@@ -43,12 +43,14 @@ STEPS = [
     Step("outbox_drain", "bench.outbox_drain", [], 120),
     Step("kill9", "bench.kill9", [], 150),
     Step("api", "bench.api", [], 180),
+    Step("slack", "bench.slack", [], 180),
 ]
 QUICK_ARGS = {
     "commands": ["--commands", "600", "--tickets", "60"],
     "outbox_drain": ["--rows", "1000"],
     "kill9": ["--commands", "300"],
     "api": ["--requests", "800", "--creates", "400"],
+    "slack": ["--requests", "500", "--seconds", "3"],
 }
 
 
@@ -236,6 +238,7 @@ def summary_section(results: dict[str, Outcome]) -> list[str]:
             ]
         )
     rows += _api_summary_rows(results["api"].result)
+    rows += _slack_summary_rows(results["slack"].result)
     for outcome in results.values():
         if outcome.error:
             rows.append([f"`{outcome.step.module}`", "finishes", f"FAILED: {outcome.error}", "❌"])
@@ -262,6 +265,50 @@ def _api_summary_rows(api: dict[str, Any] | None) -> list[list[str]]:
             _mark(create["per_second"] >= goal and create["errors"] == 0),
         ],
     ]
+
+
+def _slack_summary_rows(slack: dict[str, Any] | None) -> list[list[str]]:
+    if not slack:
+        return []
+    ours, steady = slack["ours"], slack["steady"]
+    return [
+        [
+            "Signed `/psa ticket N` vs a bare Bolt app that only acks",
+            f"≥ {slack['target_ratio']}x bare",
+            f"{_n(slack['ratio'], 3)}x ({_n(ours['per_second'], 1)}/s vs {_n(slack['bare']['per_second'], 1)}/s)",
+            _mark(slack["ratio"] >= slack["target_ratio"]),
+        ],
+        [
+            f"`/psa ticket N` p99 at {_n(steady['rate'])} requests/s",
+            f"< {_n(slack['target_p99_ms'])} ms",
+            f"p99 {steady['p99_ms']} ms, p50 {steady['p50_ms']} ms, {steady['errors']} errors",
+            _mark(steady["p99_ms"] < slack["target_p99_ms"] and steady["errors"] == 0),
+        ],
+    ]
+
+
+def slack_section(outcome: Outcome) -> list[str]:
+    slack = outcome.result
+    lines = [
+        "## 5. Slack slash commands — `bench/slack.py`",
+        "",
+        "Signed `/psa ticket N` requests (a fresh v0 signature each, verified by both servers) through the real"
+        " service (`bench/slack_server.py`: sandbox with a signing secret, demo directory, 100 tickets, request logs"
+        " on; the command answers in its acknowledgement) against a bare slack-bolt `AsyncApp` whose `/psa` listener"
+        " only acks, mounted with the same Bolt aiohttp adapter, in the same run. Closed loop with"
+        f" {slack['concurrency'] if slack else '?'} connections, then an open loop at a steady rate for the p99.",
+        "",
+    ]
+    if not slack:
+        return [*lines, f"FAILED: {outcome.error}", ""]
+    rows = [
+        [name, _n(r["per_second"], 1), str(r["p50_ms"]), str(r["p99_ms"]), str(r["errors"])]
+        for name, r in (("bare Bolt, ack only", slack["bare"]), ("ours, /psa ticket N", slack["ours"]))
+    ]
+    st = slack["steady"]
+    steady_row = [_n(st["per_second"], 1), str(st["p50_ms"]), str(st["p99_ms"]), str(st["errors"])]
+    rows.append([f"ours at a steady {_n(st['rate'])}/s", *steady_row])
+    return [*lines, *_table(["Run", "Requests/s", "p50 ms", "p99 ms", "Errors"], rows), ""]
 
 
 def api_section(outcome: Outcome) -> list[str]:
@@ -679,6 +726,7 @@ def render(results: dict[str, Outcome], host: list[tuple[str, str]], seconds: fl
         *drain_section(results["outbox_drain"]),
         *kill9_section(results["kill9"]),
         *api_section(results["api"]),
+        *slack_section(results["slack"]),
         *findings_section(results),
         "## Reproduce one part",
         "",
@@ -687,6 +735,7 @@ def render(results: dict[str, Outcome], host: list[tuple[str, str]], seconds: fl
         ".venv/bin/python -m bench.outbox_drain --rows 5000",
         ".venv/bin/python -m bench.kill9 --commands 1000   # --pace-ms 5: a gentler driver; --sink-delay-ms 50",
         ".venv/bin/python -m bench.api --requests 4000 --creates 2000 --concurrency 16",
+        ".venv/bin/python -m bench.slack --requests 3000 --concurrency 16 --rate 100 --seconds 10",
         "```",
         "",
         "PostgreSQL runs use the server on 127.0.0.1:5432 (trust auth, override with `PSA_BENCH_PG_ADMIN`) and a"

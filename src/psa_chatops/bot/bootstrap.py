@@ -13,8 +13,10 @@ from psa_chatops.handlers.messagebus import Deps, MessageBus, run_here
 from psa_chatops.handlers.ports import Actor, AuditSlot, Clock, CommandContext, RecordedEvent
 from psa_chatops.handlers.reactions import REACTIONS
 from psa_chatops.handlers.registry import COMMAND_HANDLERS, ORCHESTRATORS
+from psa_chatops.storage.directory import DirectoryCache, SqlDirectory
+from psa_chatops.storage.engine import read_connection
 from psa_chatops.storage.sqlite_writer import SqliteWriter
-from psa_chatops.storage.unit_of_work import SqlUnitOfWork, sql_uow_factory
+from psa_chatops.storage.unit_of_work import sql_uow_factory
 
 
 def build_bus(
@@ -48,8 +50,16 @@ def system_context(name: str) -> CommandContext:
 
 
 async def actor_for(
-    engine: AsyncEngine, clock: Clock, *, channel: str, external_id: str, locale: str | None = None
+    engine: AsyncEngine,
+    clock: Clock,
+    *,
+    channel: str,
+    external_id: str,
+    locale: str | None = None,
+    cache: DirectoryCache | None = None,
 ) -> Actor:
-    """Resolve a channel identity in a short read transaction."""
-    async with SqlUnitOfWork(engine, system_context("resolve"), clock=clock) as uow:
-        return await resolve_actor(uow.directory, channel=channel, external_id=external_id, locale=locale)
+    """Resolve a channel identity on a read-only connection: on SQLite a write transaction here would make every
+    chat request queue behind (and block) the writer thread."""
+    async with read_connection(engine) as conn:
+        directory = SqlDirectory(conn, cache)  # a shared, versioned cache: one small read per request
+        return await resolve_actor(directory, channel=channel, external_id=external_id, locale=locale)

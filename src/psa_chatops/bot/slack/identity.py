@@ -57,10 +57,13 @@ class SlackIdentity:
     clock: Clock
     sandbox_enabled: bool
     profiles: ProfileCache = field(default_factory=ProfileCache)
+    directory_cache: store.DirectoryCache = field(default_factory=store.DirectoryCache)
 
     async def actor(self, user_id: str) -> Actor:
         """The linked actor, or an unlinked one (commands then explain how to link)."""
-        actor = await actor_for(self.engine, self.clock, channel=CHANNEL, external_id=user_id)
+        actor = await actor_for(
+            self.engine, self.clock, channel=CHANNEL, external_id=user_id, cache=self.directory_cache
+        )
         if actor.technician or actor.contact or not self.sandbox_enabled:
             return actor
         tech = await self._sandbox_technician()

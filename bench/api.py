@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,36 +20,19 @@ from typing import Any
 
 from aiohttp import ClientSession, TCPConnector
 
-from bench.common import write_json
+from bench.common import ServerProcess, write_json
 
 TARGET_RATIO = 0.25  # of the bare handler's throughput, from the issue
 TARGET_CREATES = 500.0  # tickets/s on SQLite, from the issue
 
 
-class Server:
+class Server(ServerProcess):
     def __init__(self, *argv: str) -> None:
-        self.argv = [sys.executable, "-m", "bench.api_server", *argv]
-        self.process: asyncio.subprocess.Process | None = None
+        super().__init__("bench.api_server", *argv)
 
-    async def __aenter__(self) -> tuple[int, str, int, int]:
-        self.process = await asyncio.create_subprocess_exec(
-            *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
-        )
-        assert self.process.stdout is not None
-        line = (await asyncio.wait_for(self.process.stdout.readline(), timeout=120)).decode().split()
-        if not line or line[0] != "READY":
-            raise RuntimeError(f"server did not start: {line}")
-        return int(line[1]), line[2], int(line[3]), int(line[4])
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.process is not None
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            await asyncio.wait_for(self.process.wait(), timeout=20)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+    async def __aenter__(self) -> tuple[int, str, int, int]:  # type: ignore[override]
+        f = await super().__aenter__()
+        return int(f[0]), f[1], int(f[2]), int(f[3])
 
 
 def summary(latencies: list[float], seconds: float, errors: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import random
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -300,3 +301,32 @@ def write_json(path: str | None, data: dict[str, Any]) -> None:
         Path(path).write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
+
+
+class ServerProcess:
+    """A benchmark server in its own process (``python -m <module> ...``): it prints ``READY <fields...>`` once
+    listening and exits when its stdin closes. ``async with`` yields the fields after READY."""
+
+    def __init__(self, module: str, *argv: str) -> None:
+        self.argv = [sys.executable, "-m", module, *argv]
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> list[str]:
+        self.process = await asyncio.create_subprocess_exec(
+            *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        )
+        assert self.process.stdout is not None
+        line = (await asyncio.wait_for(self.process.stdout.readline(), timeout=120)).decode().split()
+        if not line or line[0] != "READY":
+            raise RuntimeError(f"{self.argv[2]} did not start: {line}")
+        return line[1:]
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.process is not None
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), timeout=20)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()

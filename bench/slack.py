@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import random
 import secrets
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,36 +24,19 @@ from urllib.parse import urlencode
 from aiohttp import ClientSession, TCPConnector
 
 from bench.api import summary
-from bench.common import write_json
+from bench.common import ServerProcess, write_json
 
 TARGET_RATIO = 0.8  # of the bare Bolt app's throughput, from the issue
 TARGET_P99_MS = 100.0  # at 100 requests/s, from the issue
 
 
-class Server:
+class Server(ServerProcess):
     def __init__(self, *argv: str) -> None:
-        self.argv = [sys.executable, "-m", "bench.slack_server", *argv]
-        self.process: asyncio.subprocess.Process | None = None
+        super().__init__("bench.slack_server", *argv)
 
-    async def __aenter__(self) -> tuple[int, int, int]:
-        self.process = await asyncio.create_subprocess_exec(
-            *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
-        )
-        assert self.process.stdout is not None
-        line = (await asyncio.wait_for(self.process.stdout.readline(), timeout=120)).decode().split()
-        if not line or line[0] != "READY":
-            raise RuntimeError(f"server did not start: {line}")
-        return int(line[1]), int(line[2]), int(line[3])
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.process is not None
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            await asyncio.wait_for(self.process.wait(), timeout=20)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+    async def __aenter__(self) -> tuple[int, int, int]:  # type: ignore[override]
+        f = await super().__aenter__()
+        return int(f[0]), int(f[1]), int(f[2])
 
 
 def signed(secret: str, body: bytes) -> dict[str, str]:

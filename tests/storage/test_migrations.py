@@ -35,6 +35,7 @@ EXPECTED_TABLES = {
     "audit_log",
     "chat_threads",
     "slack_installations",
+    "teams_conversations",
 }
 
 

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     slack_ticket_reaction: bool = False  # the 🎫 reaction on a message opens a ticket from it
     encryption_key: SecretStr | None = None  # Fernet key for tokens stored in the database (Slack installations)
 
+    # Microsoft Teams (the Azure Bot's app registration) and Microsoft 365
+    teams_app_id: str | None = Field(default=None, validation_alias=AliasChoices("TEAMS_APP_ID"))
+    teams_app_password: SecretStr | None = Field(default=None, validation_alias=AliasChoices("TEAMS_APP_PASSWORD"))
+    teams_tenant_id: str | None = Field(default=None, validation_alias=AliasChoices("TEAMS_TENANT_ID"))
+    teams_workflows_url: SecretStr | None = Field(default=None, validation_alias=AliasChoices("TEAMS_WORKFLOWS_URL"))
+    teams_connector_url: str | None = None  # where proactive sends go when no serviceUrl is known (tests)
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:

@@ -259,6 +259,23 @@ class SlackInstallationRow(SQLModel, table=True):
     installed_at: datetime = _ts()
 
 
+class TeamsConversationRow(SQLModel, table=True):
+    """A Teams conversation the bot was added to (``installationUpdate`` / ``conversationUpdate``): what a
+    proactive message needs (the conversation reference), and whether customers read along there."""
+
+    __tablename__ = "teams_conversations"
+    conversation_id: str = Field(primary_key=True, max_length=512)
+    service_url: str = Field(max_length=512)
+    tenant_id: str | None = Field(default=None, max_length=64)
+    conversation_type: str = Field(default="personal", max_length=32)  # personal | channel | groupChat
+    team_id: str | None = Field(default=None, max_length=512)
+    name: str | None = Field(default=None, max_length=255)
+    customer_facing: bool = False
+    reference: dict[str, Any] = _json()
+    installed: bool = True
+    updated_at: datetime = _ts()
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table behind a model; Core statements are faster than ORM objects on the hot path."""
     table: Table = model.__table__  # type: ignore[attr-defined]

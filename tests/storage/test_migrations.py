@@ -36,6 +36,8 @@ EXPECTED_TABLES = {
     "chat_threads",
     "slack_installations",
     "teams_conversations",
+    "calendar_events",
+    "calendar_feeds",
 }
 
 

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     teams_tenant_id: str | None = Field(default=None, validation_alias=AliasChoices("TEAMS_TENANT_ID"))
     teams_workflows_url: SecretStr | None = Field(default=None, validation_alias=AliasChoices("TEAMS_WORKFLOWS_URL"))
     teams_connector_url: str | None = None  # where proactive sends go when no serviceUrl is known (tests)
+    graph_tenant_id: str | None = None  # Microsoft Graph (calendar sync), app-only via msal client credentials
+    graph_client_id: str | None = None
+    graph_client_secret: SecretStr | None = None
+    graph_calendar_user: str | None = None  # the mailbox (UPN or id) or ...
+    graph_calendar_group: str | None = None  # ... the Microsoft 365 group whose calendar gets the windows
+    graph_api_url: str = "https://graph.microsoft.com/v1.0"  # tests point this at a loopback fake
+    graph_authority_url: str = "https://login.microsoftonline.com"  # tests point this at a loopback fake
 
     @field_validator("database_url")
     @classmethod

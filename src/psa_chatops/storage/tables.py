@@ -276,6 +276,30 @@ class TeamsConversationRow(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+class CalendarEventRow(SQLModel, table=True):
+    """A maintenance window (or appointment) mirrored to a Microsoft 365 calendar: the Graph event id makes
+    create/update/delete idempotent, the synced version tells whether the calendar is behind."""
+
+    __tablename__ = "calendar_events"
+    source: str = Field(primary_key=True, max_length=128)  # e.g. "maintenance_window:MW-1"
+    calendar: str = Field(primary_key=True, max_length=255)  # the mailbox or group it lives in
+    graph_event_id: str | None = Field(default=None, max_length=512)
+    synced_hash: str | None = Field(default=None, max_length=64)  # what was last written, to skip no-op updates
+    deleted: bool = False
+    updated_at: datetime = _ts()
+
+
+class CalendarFeedRow(SQLModel, table=True):
+    """A customer's iCalendar feed: ``GET /calendar/{token}.ics``; the token is random and revocable."""
+
+    __tablename__ = "calendar_feeds"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(index=True, max_length=64)
+    created_by: str = Field(max_length=255)
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table behind a model; Core statements are faster than ORM objects on the hot path."""
     table: Table = model.__table__  # type: ignore[attr-defined]

@@ -119,3 +119,24 @@ async def test_global_shortcut_opens_the_new_ticket_modal(slack: Slack) -> None:
     (opened,) = slack.calls("views.open")
     limits(opened.args["view"])
     assert opened.args["view"]["callback_id"] == ids.NEW_TICKET_MODAL
+
+
+async def test_a_mention_answers_in_its_thread_once(slack: Slack) -> None:
+    view = await slack.open_ticket("Mention me")
+    event = {
+        "type": "app_mention",
+        "channel": "C0CHAN",
+        "user": "UALICE",
+        "ts": "7.0",
+        "text": f"<@U0BOT> ticket {view.number}",
+    }
+    body = json.dumps(event_callback(event, event_id="EvMENTION"))
+    await slack.post(body)
+    await slack.post(body, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    await slack.settle()
+    (posted,) = slack.calls("chat.postMessage")
+    assert posted.args["thread_ts"] == "7.0"
+    assert "Mention me" in json.dumps(posted.args)
+    assert posted.args.get("response_type") is None
+    blocks = posted.args["blocks"]
+    limits({"text": posted.args["text"], "blocks": json.loads(blocks) if isinstance(blocks, str) else blocks})

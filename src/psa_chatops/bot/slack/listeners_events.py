@@ -6,10 +6,13 @@
   talks; customers hear about notes only through public ones, which need the card's Add note). Once per
   ``event_id``, so Slack's retries (``X-Slack-Retry-Num``) add nothing.
 - ``app_home_opened``: the Home tab (my open tickets, SLA at risk). ``link_shared``: unfurls for PSA ticket URLs.
+- ``app_mention``: "@PSA ticket 12345" in a channel runs the same command as ``/psa ticket 12345`` and answers in
+  the mention's thread, visible to the channel (a mention is a public question). Once per ``event_id``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -17,6 +20,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from psa_chatops.bot.slack import modals, payloads, threads
+from psa_chatops.bot.slack.listeners_commands import answer
 from psa_chatops.bot.slack.runtime import SlackRuntime
 from psa_chatops.cards.slack import home, ids, unfurl
 from psa_chatops.cards.slack.modals import prefill_from_message
@@ -52,6 +56,9 @@ def register(bolt: AsyncApp, rt: SlackRuntime) -> None:
     async def links(body: Payload, client: AsyncWebClient) -> None:
         await unfurl_links(rt, body, client)
 
+    async def mentioned(body: Payload, client: AsyncWebClient) -> None:
+        await answer_mention(rt, body, client)
+
     bolt.shortcut(ids.CREATE_FROM_MESSAGE)(ack=just_ack, lazy=[from_message])
     bolt.shortcut(ids.NEW_TICKET_GLOBAL)(ack=just_ack, lazy=[new_ticket])
     bolt.action(ids.HOME_NEW_TICKET)(ack=just_ack, lazy=[new_ticket])
@@ -59,6 +66,28 @@ def register(bolt: AsyncApp, rt: SlackRuntime) -> None:
     bolt.event("message")(ack=just_ack, lazy=[thread_reply])
     bolt.event("app_home_opened")(ack=just_ack, lazy=[home_opened])
     bolt.event("link_shared")(ack=just_ack, lazy=[links])
+    bolt.event("app_mention")(ack=just_ack, lazy=[mentioned])
+
+
+MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>\s*")
+
+
+async def answer_mention(rt: SlackRuntime, body: Payload, client: AsyncWebClient) -> None:
+    """The command after the bot's mention, answered in the mention's thread (slow commands such as modals need
+    a trigger, which mentions do not carry: those answer with how to use ``/psa`` instead)."""
+    event = body.get("event") or {}
+    text = MENTION.sub("", str(event.get("text", "")), count=1)
+    command_body = {"user_id": event.get("user"), "text": text, "channel_id": event.get("channel")}
+
+    async def reply() -> Payload:
+        message = await answer(rt, command_body) or {}
+        message.pop("response_type", None)
+        if message:
+            thread = str(event.get("thread_ts") or event.get("ts"))
+            await client.chat_postMessage(channel=str(event.get("channel")), thread_ts=thread, **message)
+        return {"answered": bool(message)}
+
+    await rt.once(f"event:{body.get('event_id')}", reply)
 
 
 async def create_from_message(rt: SlackRuntime, body: Payload, client: AsyncWebClient) -> None:

@@ -3,9 +3,10 @@
 
 Least-privilege bot scopes (``oauth.BOT_SCOPES``): ``commands``; ``chat:write`` (cards, thread lines);
 ``users:read`` + ``users:read.email`` (``/psa link`` matches the verified e-mail); ``links:read`` +
-``links:write`` (unfurls); ``channels:history`` + ``groups:history`` (only so that replies in a ticket's thread
-become notes). Not requested: ``chat:write.public`` (the bot posts only where it was invited, which keeps
-channel owners in control), ``im:write`` (replies go through ``response_url`` or the App Home messages tab).
+``links:write`` (unfurls); ``app_mentions:read`` ("@PSA ticket 12345" in a channel); ``channels:history`` +
+``groups:history`` (only so that replies in a ticket's thread become notes). Not requested: ``chat:write.public``
+(the bot posts only where it was invited, which keeps channel owners in control), ``im:write`` (replies go
+through ``response_url`` or the App Home messages tab).
 """
 
 from __future__ import annotations

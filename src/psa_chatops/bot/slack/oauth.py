@@ -31,6 +31,7 @@ BOT_SCOPES = (
     "links:write",
     "channels:history",
     "groups:history",
+    "app_mentions:read",
 )
 INSTALL_PATH, REDIRECT_PATH = "/slack/install", "/slack/oauth_redirect"
 

@@ -6,7 +6,11 @@ Routes (as the connector documents them): ``POST /v3/conversations`` (create), `
 /v3/conversations/{id}/activities`` (send), ``POST /v3/conversations/{id}/activities/{activityId}`` (reply),
 ``PUT /v3/conversations/{id}/activities/{activityId}`` (update), ``DELETE ...`` (delete),
 ``GET /v3/conversations/{id}/members`` and ``.../members/{userId}``. Answers ``{"id": ...}`` like the service.
-Failures: ``fail_next(n, status=429, retry_after=1)`` (also 412, 502, 504), ``slow(seconds)``.
+Failures: ``fail_next(n, status=429, retry_after=1)`` (also 412, 502, 504, 403, 404), ``slow(seconds)``.
+Calls are stamped with ``state.clock()`` (``time.monotonic`` unless a test sets a virtual clock). A reply in a
+channel's reply chain is a send to ``{channel id};messageid={root id}`` (``call.thread_root``); ``state.messages``
+keeps the current body of every posted activity (updates replace it), ``state.thread(channel, root)`` lists the
+replies posted in one chain.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import asyncio
 import itertools
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +37,18 @@ class ConnectorCall:
     body: dict[str, Any]
     authorization: str | None
     at: float
+
+    @property
+    def channel(self) -> str | None:
+        """The conversation id without a ``;messageid=`` thread suffix."""
+        return self.conversation_id.split(";messageid=", 1)[0] if self.conversation_id else None
+
+    @property
+    def thread_root(self) -> str | None:
+        """The root activity id of the reply chain this send went to (``{id};messageid={root}``), if any."""
+        if self.conversation_id is None or ";messageid=" not in self.conversation_id:
+            return None
+        return self.conversation_id.split(";messageid=", 1)[1]
 
     @property
     def kind(self) -> str:
@@ -61,9 +78,35 @@ class ConnectorState:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _failures: deque[tuple[int, str | None]] = field(default_factory=deque)
     delay: float = 0.0
+    clock: Callable[[], float] = time.monotonic
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # activity id -> its current body
+    answered: dict[int, str] = field(default_factory=dict)  # id(call) -> the activity id answered
+    deleted: set[str] = field(default_factory=set)  # activity ids deleted in "Teams": updates answer 404
+
+    def delete_message(self, activity_id: str) -> None:
+        """As if a user deleted the message in Teams."""
+        self.deleted.add(activity_id)
+        self.messages.pop(activity_id, None)
+
+    def thread(self, channel: str, root_id: str) -> list[ConnectorCall]:
+        """Successful sends in the reply chain of ``root_id`` in ``channel``, oldest first."""
+        return [
+            c for c in self.of("send") if c.channel == channel and c.thread_root == root_id and id(c) in self.answered
+        ]
+
+    def roots(self, channel: str) -> list[ConnectorCall]:
+        """Successful top-level sends to ``channel``, oldest first."""
+        return [c for c in self.of("send") if c.conversation_id == channel and id(c) in self.answered]
+
+    def activity_id(self, call: ConnectorCall) -> str:
+        return self.answered[id(call)]
 
     def fail_next(self, n: int = 1, *, status: int = 429, retry_after: int | None = 1) -> None:
         self._failures.extend([(status, str(retry_after) if retry_after is not None else None)] * n)
+
+    def recover(self) -> None:
+        """Drop the failures still queued by ``fail_next`` (the outage is over)."""
+        self._failures.clear()
 
     def slow(self, seconds: float) -> None:
         self.delay = seconds
@@ -97,7 +140,7 @@ async def _record(request: web.Request) -> tuple[ConnectorState, ConnectorCall]:
         request.match_info.get("activity"),
         body,
         request.headers.get("Authorization"),
-        time.monotonic(),
+        state.clock(),
     )
     state.calls.append(call)
     if state.delay:
@@ -122,7 +165,11 @@ async def _activities(request: web.Request) -> web.Response:
         return failed
     if call.method == "DELETE":
         return web.Response(status=200)
-    activity_id = call.activity_id if call.method == "PUT" else f"1:{next(state._ids)}"
+    activity_id = call.activity_id if call.method == "PUT" and call.activity_id else f"1:{next(state._ids)}"
+    if call.method == "PUT" and activity_id in state.deleted:
+        return web.json_response({"error": {"code": "NotFound", "message": "no such activity"}}, status=404)
+    state.messages[activity_id] = call.body
+    state.answered[id(call)] = activity_id
     return web.json_response({"id": activity_id})
 
 

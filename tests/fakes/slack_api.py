@@ -96,6 +96,10 @@ class SlackState:
         """Messages that were posted and are not deleted, oldest first (optionally in one channel)."""
         return [m for (c, _), m in self.messages.items() if channel is None or c == channel]
 
+    def add_message(self, channel: str, ts: str, text: str, *, user: str = "UCUSTOMER") -> None:
+        """A message someone else wrote, for ``conversations.history`` to find."""
+        self.messages[(channel, ts)] = {"channel": channel, "ts": ts, "thread_ts": None, "text": text, "user": user}
+
     def delete_message(self, channel: str, ts: str) -> None:
         self.messages.pop((channel, ts), None)
         self.deleted.add((channel, ts))
@@ -217,10 +221,8 @@ def _answer(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
     if method == "chat.getPermalink":
         message = str(args.get("message_ts", "")).replace(".", "")
         return {"permalink": f"https://psa-test.slack.com/archives/{args.get('channel')}/p{message}"}
-    if method == "conversations.info":
-        return {"channel": {"id": args.get("channel"), "is_ext_shared": args.get("channel", "").startswith("CX")}}
-    if method == "conversations.replies":
-        return {"messages": [], "has_more": False}
+    if method.startswith("conversations."):
+        return _conversations(state, method, args)
     if method == "oauth.v2.access":
         return {
             "access_token": "xoxb-installed",
@@ -244,6 +246,15 @@ async def _response_url(request: web.Request) -> web.Response:
     if state.delay:
         await asyncio.sleep(state.delay)
     return web.Response(text="ok")
+
+
+def _conversations(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, Any]:
+    if method == "conversations.info":
+        return {"channel": {"id": args.get("channel"), "is_ext_shared": args.get("channel", "").startswith("CX")}}
+    if method == "conversations.history":  # latest + inclusive + limit=1, as the 🎫 reaction asks
+        found = state.messages.get((str(args.get("channel")), str(args.get("latest"))))
+        return {"messages": [{"type": "message", **found}] if found else [], "has_more": False}
+    return {"messages": [], "has_more": False}
 
 
 @dataclass

@@ -140,3 +140,44 @@ async def test_a_mention_answers_in_its_thread_once(slack: Slack) -> None:
     assert posted.args.get("response_type") is None
     blocks = posted.args["blocks"]
     limits({"text": posted.args["text"], "blocks": json.loads(blocks) if isinstance(blocks, str) else blocks})
+
+
+async def test_the_ticket_reaction_offers_a_prefilled_ticket(make_slack: Any) -> None:
+    slack = await make_slack(slack_ticket_reaction=True)
+    slack.fake.state.add_message("C0HELP", "8.0", "VPN drops every hour\nsince Monday")
+    reaction = {
+        "type": "reaction_added",
+        "user": "UALICE",
+        "reaction": "ticket",
+        "item": {"type": "message", "channel": "C0HELP", "ts": "8.0"},
+        "event_ts": "9.0",
+    }
+    await slack.post(json.dumps(event_callback(reaction, event_id="EvREACT")))
+    await slack.post(json.dumps(event_callback({**reaction, "reaction": "thumbsup"}, event_id="EvTHUMB")))
+    await slack.settle()
+    (prompt,) = slack.calls("chat.postEphemeral")
+    assert prompt.args["user"] == "UALICE"
+    blocks = prompt.args["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    limits({"text": prompt.args["text"], "blocks": blocks})
+    button = blocks[0]["accessory"]
+    assert button["action_id"] == ids.CREATE_FROM_REACTION
+    click = {
+        "type": "block_actions",
+        "user": {"id": "UALICE"},
+        "team": {"id": "T0PSA"},
+        "channel": {"id": "C0HELP"},
+        "trigger_id": "111.222.abc",
+        "actions": [{"action_id": ids.CREATE_FROM_REACTION, "value": button["value"], "type": "button"}],
+    }
+    assert (await slack.interaction(click)).status == 200
+    await slack.settle()
+    (opened,) = slack.calls("views.open")
+    assert "VPN drops every hour" in json.dumps(opened.args["view"])
+
+
+async def test_the_ticket_reaction_is_off_by_default(slack: Slack) -> None:
+    event = {"type": "reaction_added", "user": "UALICE", "reaction": "ticket", "item": {"type": "message"}}
+    await slack.post(json.dumps(event_callback(event, event_id="EvOFF")))
+    await slack.settle()
+    assert slack.calls("chat.postEphemeral") == []

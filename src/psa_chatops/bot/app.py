@@ -17,10 +17,12 @@ from psa_chatops.bot import keys, lifecycle
 from psa_chatops.bot.api import v1, v2
 from psa_chatops.bot.api.app import add_api, api_ctx
 from psa_chatops.bot.api.docs import add_docs
+from psa_chatops.bot.calendar import add_calendar
 from psa_chatops.bot.metrics import Metrics
 from psa_chatops.bot.middlewares import observe, problem_json
 from psa_chatops.bot.settings import Settings
 from psa_chatops.bot.slack.app import add_slack
+from psa_chatops.bot.teams.app import add_teams
 from psa_chatops.handlers.ports import Clock
 from psa_chatops.storage.engine import read_connection
 from psa_chatops.storage.outbox import OutboxStore
@@ -35,7 +37,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.cleanup_ctx.extend([lifecycle.database_ctx, lifecycle.http_ctx, api_ctx, lifecycle.background_ctx])
     add_api(app, [(v1.ROOT, v1.build_api()), (v2.ROOT, v2.build_api())])
     add_slack(app)  # after the database and HTTP contexts: slack_ctx needs both
+    add_teams(app)  # POST /api/messages, its own sub-app (JWT guard); teams_ctx needs the same contexts
     add_docs(app)
+    add_calendar(app)  # GET /calendar/{token}.ics: the customers' maintenance window feeds
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -464,14 +464,79 @@ def try_slack(
     typer.echo(try_it.report(captured))
 
 
+@try_app.command("teams")
+def try_teams(
+    text: Annotated[str, typer.Argument(help="The chat message, e.g. 'ticket 12345'.")],
+    user: Annotated[str, typer.Option(help="The Teams user's AAD object id that sends it.")] = "aad-try",
+    technician: Annotated[str | None, typer.Option(help="Link that user to this technician id first.")] = None,
+) -> None:
+    """Run a Teams chat message through the real handlers (no network) and print the cards it produced."""
+    from psa_chatops.bot.teams import try_it
+
+    settings = load_settings()
+    captured = run(try_it.run(settings, try_it.Trial(text, user_id=user, technician=technician)))
+    typer.echo(try_it.report(captured))
+
+
 @manifest_app.command("slack")
-def manifest_slack(url: Annotated[str, typer.Option(help="The service's public https URL.")]) -> None:
+def manifest_slack(
+    url: Annotated[str, typer.Option(help="The service's public https URL.")],
+    ticket_reaction: Annotated[
+        bool, typer.Option(help="Also ask for what the 🎫 reaction needs (set SLACK_TICKET_REACTION too).")
+    ] = False,
+) -> None:
     """Print the Slack app manifest (JSON) for this service at URL."""
     from psa_chatops.bot.slack import manifest
 
     try:
-        document = manifest.render(manifest.read_template(), url)
+        document = manifest.render(manifest.read_template(), url, ticket_reaction=ticket_reaction)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+# --- psa calendar: the customers' iCalendar feeds and the Microsoft 365 calendar sync ---------------------------------
+
+calendar_app = typer.Typer(help="Maintenance window calendars: iCalendar feeds and the Microsoft 365 sync.")
+app.add_typer(calendar_app, name="calendar", no_args_is_help=True)
+
+
+@calendar_app.command("feed")
+def calendar_feed(
+    customer: Annotated[str, typer.Option(help="The customer whose maintenance windows the feed shows.")],
+) -> None:
+    """Create an iCalendar feed and print its URL once: only the token's hash is stored."""
+    from psa_chatops.bot import calendar
+
+    settings = load_settings()
+    token = run(calendar.create_feed(settings, customer, created_by="cli", now=datetime.now(UTC)))
+    if token is None:
+        err.print(f"[red]no customer {customer}[/red]")
+        raise typer.Exit(1)
+    typer.echo(calendar.feed_url(settings, token))  # verbatim: no wrapping or markup
+    err.print("[yellow]Store this URL now: it will not be shown again.[/yellow]")
+
+
+@calendar_app.command("revoke")
+def calendar_revoke(feed: Annotated[str, typer.Argument(help="The feed's URL (or just its token).")]) -> None:
+    """Revoke a feed: its URL answers 404 from now on."""
+    from psa_chatops.bot import calendar
+
+    if not run(calendar.revoke_feed(load_settings(), feed, now=datetime.now(UTC))):
+        err.print("[red]no active feed with this URL[/red]")
+        raise typer.Exit(1)
+    console.print("revoked")
+
+
+@calendar_app.command("sync")
+def calendar_sync() -> None:
+    """Queue every maintenance window for the Microsoft 365 calendar (after configuring it: existing windows)."""
+    from psa_chatops.bot import calendar
+
+    settings = load_settings()
+    if calendar.configured_calendar(settings) is None:
+        err.print("[red]no calendar configured[/red]: set PSA_GRAPH_CALENDAR_USER (or _GROUP) and PSA_GRAPH_*")
+        raise typer.Exit(2)
+    queued = run(calendar.queue_all_windows(settings, now=datetime.now(UTC)))
+    console.print(f"queued {queued} maintenance window(s); the dispatcher (psa serve / psa worker) delivers them")

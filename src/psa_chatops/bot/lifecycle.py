@@ -8,17 +8,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from microsoft_agents.hosting.core import OutboundHostValidator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from psa_chatops import __version__
 from psa_chatops.bot import keys
 from psa_chatops.bot.bootstrap import build_bus
+from psa_chatops.bot.calendar import calendar_notifier
 from psa_chatops.bot.scheduler import ScheduledWork, build_scheduler
 from psa_chatops.bot.settings import Settings
 from psa_chatops.bot.worker import Dispatcher
@@ -26,7 +28,16 @@ from psa_chatops.handlers.ports import Clock, Notifier
 from psa_chatops.integrations.recorder import NotifierRegistry
 from psa_chatops.integrations.resilience import BreakerBoard, BreakerPolicy, RetryPolicy
 from psa_chatops.integrations.slack_notifier import SLACK_KIND, SlackNotifier, SlackWebhookNotifier
+from psa_chatops.integrations.teams_notifier import (
+    TEAMS_KIND,
+    TeamsNotifier,
+    TeamsWorkflowsNotifier,
+    TokenFor,
+    anonymous,
+    msal_tokens,
+)
 from psa_chatops.integrations.webhooks import WebhookNotifier
+from psa_chatops.storage.calendar_sync import CALENDAR_KIND
 from psa_chatops.storage.engine import create_engine
 from psa_chatops.storage.migrations import upgrade
 from psa_chatops.storage.outbox import OutboxStore
@@ -104,6 +115,16 @@ def build_dispatcher(
             locale_for=locale_for,
             timeout=settings.webhook_timeout_seconds,
         )
+    # --- teams notifications: bot (credentials, or TEAMS_CONNECTOR_URL anonymous) else the Workflows webhook ---
+    teams = teams_notifier(settings, engine=engine, writer=writer, locale_for=locale_for)
+    if teams is not None:
+        notifiers[TEAMS_KIND] = teams
+    # --- end teams notifications ---
+    # --- calendar sync: maintenance windows -> Microsoft 365 calendar (Graph); None when not configured ---
+    calendar = calendar_notifier(settings, session, engine=engine, writer=writer)
+    if calendar is not None:
+        notifiers[CALENDAR_KIND] = calendar
+    # --- end calendar sync ---
     return Dispatcher(
         store=store,
         notifiers=NotifierRegistry(notifiers, sandbox_enabled=settings.sandbox),
@@ -124,6 +145,42 @@ def build_dispatcher(
         poll_seconds=settings.dispatcher_poll_seconds,
         linger_seconds=settings.dispatcher_linger_seconds,
     )
+
+
+def teams_notifier(
+    settings: Settings, *, engine: AsyncEngine | None, writer: SqliteWriter | None, locale_for: Callable[[str], str]
+) -> Notifier | None:
+    """The ``teams:`` notifier the settings ask for: the Bot Connector with msal credentials (``TEAMS_APP_ID``,
+    ``TEAMS_APP_PASSWORD``, ``TEAMS_TENANT_ID``) or anonymous against ``TEAMS_CONNECTOR_URL`` (the local fake, the
+    emulator), else the Workflows webhook (``TEAMS_WORKFLOWS_URL``), else none."""
+    credentials = settings.teams_app_id is not None and settings.teams_app_password is not None
+    if credentials or settings.teams_connector_url:
+        if engine is None:
+            raise ValueError("Teams notifications need the database engine (chat_threads, teams_conversations)")
+        tokens: TokenFor = anonymous
+        allow: Callable[[str], bool] | None = None  # anonymous: no token that could leak to a foreign host
+        if settings.teams_app_id is not None and settings.teams_app_password is not None:
+            password = settings.teams_app_password.get_secret_value()
+            tokens = msal_tokens(settings.teams_app_id, password, settings.teams_tenant_id)
+            allow = OutboundHostValidator(enabled=True).is_allowed
+        return TeamsNotifier(
+            engine,
+            writer=writer,
+            token_for=tokens,
+            allow_service_url=allow,
+            connector_url=settings.teams_connector_url,
+            public_url=settings.public_url,
+            locale_for=locale_for,
+            timeout=settings.webhook_timeout_seconds,
+        )
+    if settings.teams_workflows_url is not None:
+        return TeamsWorkflowsNotifier(
+            settings.teams_workflows_url.get_secret_value(),
+            public_url=settings.public_url,
+            locale_for=locale_for,
+            timeout=settings.webhook_timeout_seconds,
+        )
+    return None
 
 
 def start_task(app: web.Application, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -165,3 +222,7 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
         slack = dispatcher.notifiers.for_destination(f"{SLACK_KIND}:shutdown")
         if isinstance(slack, SlackNotifier | SlackWebhookNotifier):
             await slack.close(grace=2.0)  # a moment for pending root edits; their rows are delivered already
+    if TEAMS_KIND in dispatcher.notifiers.kinds():  # in sandbox mode the recorder answers: nothing to close
+        teams = dispatcher.notifiers.for_destination(f"{TEAMS_KIND}:shutdown")
+        if isinstance(teams, TeamsNotifier | TeamsWorkflowsNotifier):
+            await teams.close(grace=2.0)  # a moment for pending root updates; their rows are delivered already

@@ -66,7 +66,9 @@ class Settings(BaseSettings):
     slack_client_secret: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_CLIENT_SECRET"))
     slack_api_url: str | None = Field(default=None, validation_alias=AliasChoices("SLACK_API_URL"))
     slack_webhook_url: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_WEBHOOK_URL"))
-    slack_ticket_reaction: bool = False  # the 🎫 reaction on a message opens a ticket from it
+    slack_ticket_reaction: bool = Field(  # the 🎫 reaction on a message offers to open a ticket from it
+        default=False, validation_alias=AliasChoices("SLACK_TICKET_REACTION", "PSA_SLACK_TICKET_REACTION")
+    )
     encryption_key: SecretStr | None = None  # Fernet key for tokens stored in the database (Slack installations)
 
     # Microsoft Teams (the Azure Bot's app registration) and Microsoft 365
@@ -74,6 +76,7 @@ class Settings(BaseSettings):
     teams_app_password: SecretStr | None = Field(default=None, validation_alias=AliasChoices("TEAMS_APP_PASSWORD"))
     teams_tenant_id: str | None = Field(default=None, validation_alias=AliasChoices("TEAMS_TENANT_ID"))
     teams_workflows_url: SecretStr | None = Field(default=None, validation_alias=AliasChoices("TEAMS_WORKFLOWS_URL"))
+    teams_openid_metadata_url: str | None = None  # where Bot Connector signing keys are listed (default: the SDK's)
     teams_connector_url: str | None = None  # where proactive sends go when no serviceUrl is known (tests)
     graph_tenant_id: str | None = None  # Microsoft Graph (calendar sync), app-only via msal client credentials
     graph_client_id: str | None = None

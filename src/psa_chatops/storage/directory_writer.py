@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from psa_chatops.core.directory import Asset, Contact, Customer, MaintenanceWindow, Technician
 from psa_chatops.core.routing import RoutingRule
 from psa_chatops.core.sla import SlaPolicy
+from psa_chatops.storage import calendar_sync
 from psa_chatops.storage import mappers as m
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.directory import DIRECTORY_VERSION
@@ -115,8 +116,50 @@ async def add_assets(conn: AsyncConnection, assets: Iterable[Asset]) -> int:
     return await _upsert(conn, t.table_of(t.AssetRow), [asset_row(a) for a in assets], ("id",))
 
 
-async def add_maintenance_windows(conn: AsyncConnection, windows: Iterable[MaintenanceWindow]) -> int:
-    return await _upsert(conn, t.table_of(t.MaintenanceWindowRow), [window_row(w) for w in windows], ("id",))
+async def add_maintenance_windows(
+    conn: AsyncConnection,
+    windows: Iterable[MaintenanceWindow],
+    *,
+    calendar: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Seeds windows; with ``calendar`` (and ``now``) each new one is queued for the calendar sync as well."""
+    windows = list(windows)
+    table = t.table_of(t.MaintenanceWindowRow)
+    existing = {r.id for r in (await conn.execute(select(table.c.id))).all()} if calendar else set()
+    added = await _upsert(conn, table, [window_row(w) for w in windows], ("id",))
+    if calendar and now is not None:
+        for window in windows:
+            if window.id not in existing:
+                await calendar_sync.enqueue_window_sync(conn, window, "upsert", now, calendar=calendar)
+    return added
+
+
+async def insert_window(conn: SqlConnection, window: MaintenanceWindow, *, calendar: str | None, now: datetime) -> None:
+    """Adds the window; with a calendar configured, its sync goes into the outbox in the same transaction."""
+    await insert_record(conn, window)
+    if calendar:
+        await calendar_sync.enqueue_window_sync(conn, window, "upsert", now, calendar=calendar)
+
+
+async def update_window(conn: SqlConnection, window: MaintenanceWindow, *, calendar: str | None, now: datetime) -> bool:
+    changed = await update_record(conn, window)
+    if changed and calendar:
+        await calendar_sync.enqueue_window_sync(conn, window, "upsert", now, calendar=calendar)
+    return changed
+
+
+async def delete_window(conn: SqlConnection, window_id: str, *, calendar: str | None, now: datetime) -> bool:
+    """Deletes the window; with a calendar configured, the removal of its calendar entry is queued with it."""
+    table = t.table_of(t.MaintenanceWindowRow)
+    row = (await conn.execute(select(table).where(table.c.id == window_id))).first()
+    if row is None:
+        return False
+    await bump_version(conn)
+    await conn.execute(delete(table).where(table.c.id == window_id))
+    if calendar:
+        await calendar_sync.enqueue_window_sync(conn, m.window_from_row(row), "delete", now, calendar=calendar)
+    return True
 
 
 async def link_actor(

@@ -27,6 +27,7 @@ from psa_chatops.bot import keys
 from psa_chatops.bot.api import keys as api_keys
 from psa_chatops.bot.api.operations import Call
 from psa_chatops.bot.api.problems import ProblemError
+from psa_chatops.bot.calendar import configured_calendar
 from psa_chatops.core.directory import Asset, Contact, Customer, MaintenanceWindow, Technician
 from psa_chatops.core.errors import N_, ConflictError, NotFoundError
 from psa_chatops.core.sla import SlaPolicy
@@ -230,7 +231,10 @@ async def create(call: Call, kind: Kind[T], record: T) -> T:
         if await store.find(conn, kind.collection, record.id) is not None:
             raise ConflictError(N_("The id {id} is already taken."), id=record.id)
         await _checked(conn, kind, record, checking, call.locale)
-        await writer.insert_record(conn, record)  # type: ignore[arg-type]
+        if isinstance(record, MaintenanceWindow):  # the calendar sync's outbox row commits with the window
+            await writer.insert_window(conn, record, **_calendar_sync(call))
+        else:
+            await writer.insert_record(conn, record)  # type: ignore[arg-type]
 
     await write(call, work)
     await invalidate(call, kind.plural, *kind.tags(record.id))
@@ -250,12 +254,21 @@ async def update(call: Call, kind: Kind[T], key: str, change: Callable[[T], T]) 
             rules.ensure_sees_every_customer(checking.actor)
         record = change(current)
         await _checked(conn, kind, record, checking, call.locale)
-        await writer.update_record(conn, record)  # type: ignore[arg-type]
+        if isinstance(record, MaintenanceWindow):  # the calendar sync's outbox row commits with the window
+            await writer.update_window(conn, record, **_calendar_sync(call))
+        else:
+            await writer.update_record(conn, record)  # type: ignore[arg-type]
         return record
 
     record = await write(call, work)
     await invalidate(call, kind.plural, *kind.tags(key))
     return record
+
+
+def _calendar_sync(call: Call) -> dict[str, Any]:
+    """What the window writes need to queue their calendar sync (nothing is queued without a calendar)."""
+    app = call.request.config_dict
+    return {"calendar": configured_calendar(app[keys.SETTINGS]), "now": app[keys.CLOCK].now()}
 
 
 async def _checked(conn: SqlConnection, kind: Kind[T], record: T, checking: Checking, locale: str) -> None:

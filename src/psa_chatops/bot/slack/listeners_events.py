@@ -6,12 +6,15 @@
   talks; customers hear about notes only through public ones, which need the card's Add note). Once per
   ``event_id``, so Slack's retries (``X-Slack-Retry-Num``) add nothing.
 - ``app_home_opened``: the Home tab (my open tickets, SLA at risk). ``link_shared``: unfurls for PSA ticket URLs.
+- ``reaction_added`` with 🎫 (when ``slack_ticket_reaction`` is on): an ephemeral prompt for the reacting user;
+  its button carries a trigger, so it opens the same prefilled New ticket modal as the message shortcut.
 - ``app_mention``: "@PSA ticket 12345" in a channel runs the same command as ``/psa ticket 12345`` and answers in
   the mention's thread, visible to the channel (a mention is a public question). Once per ``event_id``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -22,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from psa_chatops.bot.slack import modals, payloads, threads
 from psa_chatops.bot.slack.listeners_commands import answer
 from psa_chatops.bot.slack.runtime import SlackRuntime
-from psa_chatops.cards.slack import home, ids, unfurl
+from psa_chatops.cards.slack import home, ids, messages, unfurl
 from psa_chatops.cards.slack.modals import prefill_from_message
 from psa_chatops.core import commands as cmd
 from psa_chatops.core.errors import DomainError
@@ -67,6 +70,53 @@ def register(bolt: AsyncApp, rt: SlackRuntime) -> None:
     bolt.event("app_home_opened")(ack=just_ack, lazy=[home_opened])
     bolt.event("link_shared")(ack=just_ack, lazy=[links])
     bolt.event("app_mention")(ack=just_ack, lazy=[mentioned])
+    if rt.settings.slack_ticket_reaction:
+        register_reaction(bolt, rt)
+
+
+def register_reaction(bolt: AsyncApp, rt: SlackRuntime) -> None:
+    async def reacted(body: Payload, client: AsyncWebClient) -> None:
+        await prompt_for_reaction(rt, body, client)
+
+    async def from_reaction(body: Payload, client: AsyncWebClient) -> None:
+        await create_from_reaction(rt, body, client)
+
+    bolt.event("reaction_added")(ack=just_ack, lazy=[reacted])
+    bolt.action(ids.CREATE_FROM_REACTION)(ack=just_ack, lazy=[from_reaction])
+
+
+async def prompt_for_reaction(rt: SlackRuntime, body: Payload, client: AsyncWebClient) -> None:
+    event = body.get("event") or {}
+    item = event.get("item") or {}
+    if event.get("reaction") != ids.TICKET_REACTION or item.get("type") != "message":
+        return
+    context = await rt.context(str(event.get("user", "")))
+    if not actors.acts_as_technician(context.actor):
+        return
+    channel, ts = str(item.get("channel")), str(item.get("ts"))
+    prompt = messages.reaction_prompt(rt.locale(context.actor), channel=channel, ts=ts).as_dict()
+
+    async def send() -> Payload:
+        await client.chat_postEphemeral(channel=channel, user=str(event.get("user")), **prompt)
+        return {"prompted": True}
+
+    await rt.once(f"event:{body.get('event_id')}", send)
+
+
+async def create_from_reaction(rt: SlackRuntime, body: Payload, client: AsyncWebClient) -> None:
+    """The prompt's button: fetch the reacted message, then the message shortcut's flow."""
+    action = (body.get("actions") or [{}])[0]
+    try:
+        where = json.loads(str(action.get("value")))
+        channel, ts = str(where["channel"]), str(where["ts"])
+    except (ValueError, KeyError, TypeError):
+        return  # not a value we wrote
+    found = await client.conversations_history(channel=channel, latest=ts, inclusive=True, limit=1)
+    message = next(iter(found.get("messages") or []), None)
+    if message is None:
+        return
+    shortcut = {**body, "channel": {"id": channel}, "message": {**message, "ts": ts}}
+    await create_from_message(rt, shortcut, client)
 
 
 MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>\s*")

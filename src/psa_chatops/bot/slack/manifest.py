@@ -28,11 +28,12 @@ def read_template() -> str:
     return (files(__package__) / TEMPLATE).read_text(encoding="utf-8")
 
 
-async def load(url: str) -> dict[str, Any]:
-    return render(await asyncio.to_thread(read_template), url)
+async def load(url: str, *, ticket_reaction: bool = False) -> dict[str, Any]:
+    return render(await asyncio.to_thread(read_template), url, ticket_reaction=ticket_reaction)
 
 
-def render(template: str, url: str) -> dict[str, Any]:
+def render(template: str, url: str, *, ticket_reaction: bool = False) -> dict[str, Any]:
+    """``ticket_reaction`` adds what the 🎫 reaction needs (``reaction_added``, ``reactions:read``), and only then."""
     base = url.rstrip("/")
     parts = urlsplit(base)
     if parts.scheme != "https" or not parts.hostname:
@@ -45,6 +46,9 @@ def render(template: str, url: str) -> dict[str, Any]:
         "NEW_TICKET_GLOBAL": ids.NEW_TICKET_GLOBAL,
     }
     filled: dict[str, Any] = _fill(json.loads(template), values)
+    if ticket_reaction:
+        filled["oauth_config"]["scopes"]["bot"].append("reactions:read")
+        filled["settings"]["event_subscriptions"]["bot_events"].append("reaction_added")
     return filled
 
 

@@ -34,6 +34,11 @@ RESOLUTION = ("resolution", "resolution_input")
 CREATE_FROM_MESSAGE = "shortcut.create_ticket_from_message"  # message shortcut
 NEW_TICKET_GLOBAL = "shortcut.new_ticket"  # global shortcut
 
+# The 🎫 reaction (setting ``slack_ticket_reaction``): a reaction carries no trigger, so the reacting user gets an
+# ephemeral prompt whose button (value: JSON {"channel", "ts"}) opens the prefilled New ticket modal.
+CREATE_FROM_REACTION = "reaction.create_ticket"
+TICKET_REACTION = "ticket"  # the emoji name Slack sends for 🎫
+
 # App Home quick actions
 HOME_NEW_TICKET = "home.new_ticket"
 HOME_REFRESH = "home.refresh"

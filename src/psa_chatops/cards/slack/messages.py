@@ -8,9 +8,11 @@ The building blocks escape and clip what they are given, so a renderer cannot fo
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from psa_chatops.cards.slack import ids
 from psa_chatops.cards.slack.text import LIMITS, clip, clip_escaped, escape, translate_mrkdwn
 from psa_chatops.core.errors import N_
 from psa_chatops.core.priorities import Priority
@@ -30,6 +32,7 @@ __all__ = [
     "help_message",
     "info_message",
     "link_instructions",
+    "reaction_prompt",
     "subscription_summary",
     "unsubscribed_message",
 ]
@@ -264,6 +267,15 @@ def link_instructions(locale: str, *, email_hint: str | None = None) -> Message:
         lead = escape(translate("Your Slack account is not linked to a PSA user yet.", locale))
         how = escape(translate("Run /psa link: it finds your PSA user by your Slack e-mail address.", locale))
     return Message(fallback(lead), [section(f":link: {lead}\n{how}")])
+
+
+def reaction_prompt(locale: str, *, channel: str, ts: str) -> Message:
+    """After a 🎫 reaction: one button that opens the New ticket modal prefilled from the message (a reaction
+    carries no trigger, so the modal needs this click)."""
+    lead = escape(translate("Create a PSA ticket from this message?", locale))
+    value = json.dumps({"channel": channel, "ts": ts}, separators=(",", ":"))
+    action = button(translate("Create ticket", locale), ids.CREATE_FROM_REACTION, value=value, style="primary")
+    return Message(fallback(lead), [section(f":ticket: {lead}", accessory=action)])
 
 
 # --- /psa subscribe --------------------------------------------------------------------------------------------------

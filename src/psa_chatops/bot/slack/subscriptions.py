@@ -1,28 +1,17 @@
 """``/psa subscribe`` and ``/psa unsubscribe``: the routing rule of the current channel (``slack:<channel id>``).
 
-One enabled rule per destination, as the REST API keeps it (two would queue every delivery twice): subscribing
-again changes the channel's rule. The same permission rules as the API: a rule for every customer needs an actor
-who sees every customer. Also resolves a customer named in a command (id, or a unique name fragment).
+The rules themselves (one enabled rule per destination, the API's permissions) are ``bot.chat_subscriptions``'.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-from psa_chatops.bot.slack import replies, texts
+from psa_chatops.bot import chat_subscriptions as chat
+from psa_chatops.bot.slack import replies
 from psa_chatops.bot.slack.commands import Subscribe
 from psa_chatops.bot.slack.runtime import SlackRuntime
-from psa_chatops.core.errors import InvalidError, NotFoundError
-from psa_chatops.core.routing import RoutingRule
-from psa_chatops.handlers import actors
-from psa_chatops.handlers import directory_queries as rules
 from psa_chatops.handlers.ports import Actor
-from psa_chatops.storage import directory as store
-from psa_chatops.storage import directory_writer as writer
-from psa_chatops.storage.engine import read_connection
-from psa_chatops.storage.tables import SqlConnection
-from psa_chatops.storage.transactions import in_transaction
 
 Payload = dict[str, Any]
 
@@ -31,56 +20,28 @@ def destination(channel_id: str) -> str:
     return f"slack:{channel_id}"
 
 
+def _db(rt: SlackRuntime) -> chat.Store:
+    return chat.Store(rt.engine, rt.writer)
+
+
 async def customer_id(rt: SlackRuntime, actor: Actor, text: str | None) -> str | None:
-    """The customer a command names: its id, or the one customer whose id or name contains the text."""
-    if not text:
-        return None
-    listing = store.Listing(limit=10, text=text, customer_ids=actors.visible_customers(actor))
-    async with read_connection(rt.engine) as conn:
-        found = await store.page(conn, store.CUSTOMERS, listing)
-    exact = [c for c in found if c.id.casefold() == text.casefold()]
-    if exact or len(found) == 1:
-        return (exact or found)[0].id
-    if not found:
-        raise NotFoundError(texts.NO_CUSTOMER, value=text)
-    raise InvalidError(texts.MANY_CUSTOMERS, value=text, names=", ".join(c.name for c in found[:5]))
-
-
-async def _rules_of(conn: SqlConnection, target: str) -> list[store.StoredRoutingRule]:
-    return await store.page(conn, store.ROUTING_RULES, store.Listing(limit=100, equals={"destination": target}))
+    return await chat.customer_id(_db(rt), actor, text)
 
 
 async def subscribe(rt: SlackRuntime, actor: Actor, channel_id: str, request: Subscribe) -> Payload:
-    actors.ensure_technician(actor)
-    customer = await customer_id(rt, actor, request.customer)
-    if customer is None:
-        rules.ensure_sees_every_customer(actor)
-    rule = RoutingRule(0, destination(channel_id), request.categories, customer, request.min_priority)
-    issues = rules.rule_issues(rule)
-    if issues:
-        raise InvalidError(issues[0].template, **issues[0].params)
-    now = rt.now()
-
-    async def work(conn: SqlConnection) -> None:
-        current = [r for r in await _rules_of(conn, rule.destination) if r.enabled]
-        if current:
-            await writer.update_routing_rule(conn, replace(rule, id=current[0].rule.id), enabled=True)
-        else:
-            await writer.insert_routing_rule(conn, rule, enabled=True, created_by=actor.id, now=now)
-
-    await in_transaction(rt.engine, rt.writer, work)
-    return replies.subscribed(rule, rt.locale(actor), customer_name=request.customer if customer else None)
+    rule = await chat.subscribe(
+        _db(rt),
+        actor,
+        destination(channel_id),
+        categories=request.categories,
+        customer=request.customer,
+        min_priority=request.min_priority,
+        now=rt.now(),
+    )
+    named = request.customer if rule.customer_id else None
+    return replies.subscribed(rule, rt.locale(actor), customer_name=named)
 
 
 async def unsubscribe(rt: SlackRuntime, actor: Actor, channel_id: str) -> Payload:
-    actors.ensure_technician(actor)
-    target = destination(channel_id)
-
-    async def work(conn: SqlConnection) -> int:
-        mine = [r for r in await _rules_of(conn, target) if rules.sees(actor, r.rule.customer_id)]
-        for stored in mine:
-            await writer.delete_routing_rule(conn, stored.rule.id)
-        return len(mine)
-
-    removed = await in_transaction(rt.engine, rt.writer, work)
+    removed = await chat.unsubscribe(_db(rt), actor, destination(channel_id))
     return replies.unsubscribed(removed, rt.locale(actor))

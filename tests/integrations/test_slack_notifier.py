@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import itertools
-import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -14,19 +14,25 @@ import pytest
 from pytest_aiohttp import AiohttpServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from psa_chatops.bot.worker import Dispatcher
 from psa_chatops.cards.slack.notifications import root_message, thread_line, webhook_message
 from psa_chatops.core.tickets_state import Status, Visibility
 from psa_chatops.handlers.ports import Delivery
 from psa_chatops.integrations.errors import PermanentDeliveryError, RateLimitedError, RetryableDeliveryError
-from psa_chatops.integrations.recorder import NotifierRegistry
-from psa_chatops.integrations.resilience import BreakerBoard, BreakerPolicy, RetryPolicy
 from psa_chatops.integrations.slack_notifier import SlackNotifier, SlackWebhookNotifier
 from psa_chatops.storage.chat_threads import ChatThread
-from psa_chatops.storage.outbox import OutboxStore
 from psa_chatops.storage.sqlite_writer import SqliteWriter
 from tests.conftest import FrozenClock
 from tests.fakes.slack_api import FakeSlack, start_fake_slack
+from tests.integrations import chat_support
+from tests.integrations.chat_support import (
+    after_recovery,
+    deliver_all,
+    notifier_factory,
+    statuses_of,
+    through_outage,
+    two_tickets,
+    version_of,
+)
 from tests.integrations.slack_support import (
     CONNECT_CHANNEL,
     OTHER_CHANNEL,
@@ -57,10 +63,6 @@ def lines_of(deliveries: list[Delivery]) -> list[str]:
     return [line.text for line in lines if line is not None]
 
 
-def version_of(delivery: Delivery) -> int:
-    return int(delivery.payload["ticket"]["version"])
-
-
 @pytest.fixture
 async def fake(aiohttp_server: AiohttpServer) -> FakeSlack:
     return await start_fake_slack(aiohttp_server)
@@ -75,24 +77,16 @@ def vt(fake: FakeSlack) -> VirtualTime:
 
 @pytest.fixture
 async def make_notifier(sqlite_engine: AsyncEngine, fake: FakeSlack, vt: VirtualTime) -> AsyncIterator[MakeNotifier]:
-    made: list[SlackNotifier] = []
-
-    def make(**options: Any) -> SlackNotifier:
-        settings: dict[str, Any] = {
-            "token_for": bot_token,
-            "public_url": PUBLIC_URL,
-            "locale_for": lambda _destination: "en",
-            "base_url": fake.base_url,
-            "now": vt.now,
-            "sleep": vt.sleep,
-        }
-        notifier = SlackNotifier(sqlite_engine, **{**settings, **options})
-        made.append(notifier)
-        return notifier
-
-    yield make
-    for notifier in made:
-        await notifier.close()
+    async with notifier_factory(
+        functools.partial(SlackNotifier, sqlite_engine),
+        token_for=bot_token,
+        public_url=PUBLIC_URL,
+        locale_for=lambda _destination: "en",
+        base_url=fake.base_url,
+        now=vt.now,
+        sleep=vt.sleep,
+    ) as make:
+        yield make
 
 
 @pytest.fixture
@@ -100,27 +94,7 @@ async def desk(sqlite_engine: AsyncEngine, clock: FrozenClock) -> HelpDesk:
     return await help_desk(sqlite_engine, clock, TEAM_CHANNEL, OTHER_CHANNEL, CONNECT_CHANNEL)
 
 
-def make_dispatcher(
-    engine: AsyncEngine,
-    notifier: SlackNotifier,
-    clock: FrozenClock,
-    vt: VirtualTime,
-    writer: SqliteWriter | None = None,
-) -> Dispatcher:
-    return Dispatcher(
-        store=OutboxStore(engine, writer=writer),
-        notifiers=NotifierRegistry({"slack": notifier}),
-        clock=clock,
-        breakers=BreakerBoard(BreakerPolicy(failure_threshold=2, reset_timeout=30.0), now=vt.now),
-        policy=RetryPolicy(base_seconds=1.0, cap_seconds=10.0, max_attempts=8),
-        rng=random.Random(7),
-    )
-
-
-async def deliver_all(vt: VirtualTime, notifier: SlackNotifier, deliveries: list[Delivery]) -> None:
-    for delivery in deliveries:
-        await vt.run(notifier.deliver(delivery))
-    await vt.run(notifier.wait_idle())
+make_dispatcher = functools.partial(chat_support.make_dispatcher, "slack")
 
 
 # --- roots, threads and edits ---------------------------------------------------------------------------------------
@@ -366,29 +340,19 @@ async def test_a_slack_outage_trips_the_breaker_and_everything_arrives_once_and_
     sqlite_engine: AsyncEngine, clock: FrozenClock, fake: FakeSlack, vt: VirtualTime, make_notifier: MakeNotifier
 ) -> None:
     desk = await help_desk(sqlite_engine, clock, TEAM_CHANNEL)
-    printer = await desk.open("Printer on fire")
-    await desk.status(printer, Status.OPEN, Status.IN_PROGRESS)
-    mail = await desk.open("Mail bounces")
-    await desk.status(mail, Status.OPEN)
+    printer, mail = await two_tickets(desk)
     notifier = make_notifier()
     dispatcher = make_dispatcher(sqlite_engine, notifier, clock, vt)
     fake.state.fail_next(1000, status=503)
 
-    for _ in range(3):
-        await vt.run(dispatcher.run_once())
-        clock.advance(seconds=60)
-        vt.advance(60)
+    await through_outage(dispatcher, clock, vt)
     assert dispatcher.breakers.state(TEAM_CHANNEL) in ("open", "half_open")
     assert dispatcher.stats.deferred > 0
     assert fake.state.posted() == []
-    assert {status for _, status, _, _ in await desk.statuses()} == {"pending"}
+    assert await statuses_of(desk) == {"pending"}
 
     fake.state.recover()
-    for _ in range(30):
-        clock.advance(seconds=120)
-        vt.advance(120)
-        await vt.run(dispatcher.run_once())
-    await vt.run(notifier.wait_idle())
+    await after_recovery(dispatcher, notifier, clock, vt)
 
     outcome = await desk.statuses()
     assert {status for _, status, _, _ in outcome} == {"delivered"}
@@ -571,7 +535,7 @@ async def test_bus_command_to_outbox_to_dispatcher_to_slack(
 
         deliveries = await desk.deliveries()
         assert delivered == len(deliveries) >= 4
-        assert {status for _, status, _, _ in await desk.statuses()} == {"delivered"}
+        assert await statuses_of(desk) == {"delivered"}
         root, *replies = fake.state.posted("C0123")
         assert [r["text"] for r in replies] == lines_of(deliveries[1:])
         assert {r["thread_ts"] for r in replies} == {root["ts"]}

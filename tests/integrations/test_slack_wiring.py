@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -10,23 +9,14 @@ import pytest
 from pytest_aiohttp import AiohttpServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from psa_chatops.bot.bootstrap import actor_for, build_bus, new_context
 from psa_chatops.bot.lifecycle import build_dispatcher
 from psa_chatops.bot.settings import Settings
-from psa_chatops.bot.worker_process import run_worker
-from psa_chatops.core import commands as c
-from psa_chatops.core.routing import Category, RoutingRule
-from psa_chatops.core.tickets_state import Status
 from psa_chatops.integrations.recorder import RecordingNotifier
 from psa_chatops.integrations.slack_notifier import SlackNotifier, SlackWebhookNotifier
-from psa_chatops.storage.engine import create_engine
-from psa_chatops.storage.migrations import upgrade
 from psa_chatops.storage.outbox import OutboxStore
-from psa_chatops.storage.unit_of_work import SystemClock
 from tests.conftest import FrozenClock
 from tests.fakes.slack_api import start_fake_slack
-from tests.fixtures_directory import seed_directory
-from tests.integrations.slack_support import eventually
+from tests.integrations.chat_support import run_worker_until, worker_database
 
 
 async def test_build_dispatcher_registers_the_configured_slack_notifier(
@@ -53,18 +43,7 @@ async def test_the_worker_posts_a_root_and_a_threaded_reply_then_closes_cleanly(
     tmp_path: Path, aiohttp_server: AiohttpServer
 ) -> None:
     fake = await start_fake_slack(aiohttp_server)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'psa.db'}"
-    engine = await asyncio.to_thread(create_engine, url)
-    await upgrade(engine)
-    await seed_directory(engine, rules=(RoutingRule(0, "slack:C0123", frozenset(Category)),))
-    clock = SystemClock()
-    tom = new_context(await actor_for(engine, clock, channel="test", external_id="tom"))
-    bus = build_bus(engine, clock)
-    ticket = await bus.handle(c.OpenTicket(title="Printer", customer_id="CUST-789"), tom)
-    await bus.handle(c.ChangeStatus(number=ticket.number, status=Status.OPEN), tom)
-    await engine.dispose()
-
-    stop = asyncio.Event()
+    url = await worker_database(tmp_path, "slack:C0123")
     settings = Settings(
         database_url=url,
         dispatcher_poll_seconds=0.05,
@@ -73,13 +52,7 @@ async def test_the_worker_posts_a_root_and_a_threaded_reply_then_closes_cleanly(
         slack_bot_token="xoxb-worker",
         slack_api_url=fake.base_url,
     )
-    worker = asyncio.create_task(run_worker(settings, stop=stop))
-    try:
-        await eventually(lambda: len(fake.state.posted("C0123")) == 2, within=10)
-    finally:
-        stop.set()
-        await asyncio.wait_for(worker, timeout=10)
-    assert worker.exception() is None
+    await run_worker_until(settings, lambda: len(fake.state.posted("C0123")) == 2)
     root, reply = fake.state.posted("C0123")
     assert reply["thread_ts"] == root["ts"]
     assert {call.token for call in fake.state.calls} == {"xoxb-worker"}

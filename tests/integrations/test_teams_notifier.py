@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import random
+import functools
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,22 +17,28 @@ from pytest_aiohttp import AiohttpServer
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from psa_chatops.bot.worker import Dispatcher
 from psa_chatops.cards.teams.ids import WORKFLOWS_CARD_LIMIT
 from psa_chatops.cards.teams.notifications import reply_card, root_card, webhook_message
 from psa_chatops.core.tickets_state import Status, Visibility
 from psa_chatops.handlers.ports import Delivery
 from psa_chatops.integrations.errors import PermanentDeliveryError, RateLimitedError, RetryableDeliveryError
-from psa_chatops.integrations.recorder import NotifierRegistry
-from psa_chatops.integrations.resilience import BreakerBoard, BreakerPolicy, RetryPolicy
 from psa_chatops.integrations.teams_notifier import TeamsNotifier, TeamsWorkflowsNotifier
 from psa_chatops.integrations.teams_queue import SendWindows
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.chat_threads import ChatThread
-from psa_chatops.storage.outbox import OutboxStore
 from tests.cards.teams_limits import assert_valid_card
 from tests.conftest import FrozenClock
 from tests.fakes.bot_connector import ConnectorCall, ConnectorState, FakeConnector, start_fake_connector
+from tests.integrations import chat_support
+from tests.integrations.chat_support import (
+    after_recovery,
+    deliver_all,
+    notifier_factory,
+    statuses_of,
+    through_outage,
+    two_tickets,
+    version_of,
+)
 from tests.integrations.slack_support import HelpDesk, VirtualTime, help_desk
 
 PUBLIC_URL = "https://psa.example.com"
@@ -51,10 +57,6 @@ def root_of(delivery: Delivery) -> dict[str, Any]:
 
 def line_of(delivery: Delivery) -> dict[str, Any] | None:
     return reply_card(delivery.payload, locale="en", public_url=PUBLIC_URL)
-
-
-def version_of(delivery: Delivery) -> int:
-    return int(delivery.payload["ticket"]["version"])
 
 
 def card_of(body: dict[str, Any]) -> dict[str, Any]:
@@ -119,22 +121,14 @@ def vt(fake: FakeConnector) -> VirtualTime:
 async def make_notifier(
     sqlite_engine: AsyncEngine, fake: FakeConnector, vt: VirtualTime
 ) -> AsyncIterator[MakeNotifier]:
-    made: list[TeamsNotifier] = []
-
-    def make(**options: Any) -> TeamsNotifier:
-        settings: dict[str, Any] = {
-            "public_url": PUBLIC_URL,
-            "locale_for": lambda _destination: "en",
-            "now": vt.now,
-            "sleep": vt.sleep,
-        }
-        notifier = TeamsNotifier(sqlite_engine, **{**settings, **options})
-        made.append(notifier)
-        return notifier
-
-    yield make
-    for notifier in made:
-        await notifier.close()
+    async with notifier_factory(
+        functools.partial(TeamsNotifier, sqlite_engine),
+        public_url=PUBLIC_URL,
+        locale_for=lambda _destination: "en",
+        now=vt.now,
+        sleep=vt.sleep,
+    ) as make:
+        yield make
 
 
 @pytest.fixture
@@ -145,21 +139,7 @@ async def desk(sqlite_engine: AsyncEngine, clock: FrozenClock, fake: FakeConnect
     return await help_desk(sqlite_engine, clock, OPS_DEST, ACME_DEST, CHAT_DEST, NOBODY_DEST)
 
 
-def make_dispatcher(engine: AsyncEngine, notifier: TeamsNotifier, clock: FrozenClock, vt: VirtualTime) -> Dispatcher:
-    return Dispatcher(
-        store=OutboxStore(engine),
-        notifiers=NotifierRegistry({"teams": notifier}),
-        clock=clock,
-        breakers=BreakerBoard(BreakerPolicy(failure_threshold=2, reset_timeout=30.0), now=vt.now),
-        policy=RetryPolicy(base_seconds=1.0, cap_seconds=10.0, max_attempts=8),
-        rng=random.Random(7),
-    )
-
-
-async def deliver_all(vt: VirtualTime, notifier: TeamsNotifier, deliveries: list[Delivery]) -> None:
-    for delivery in deliveries:
-        await vt.run(notifier.deliver(delivery))
-    await vt.run(notifier.wait_idle())
+make_dispatcher = functools.partial(chat_support.make_dispatcher, "teams")
 
 
 def root_body(state: ConnectorState, root: ConnectorCall) -> dict[str, Any]:
@@ -411,29 +391,19 @@ async def test_a_connector_outage_trips_the_breaker_and_everything_arrives_once_
 ) -> None:
     await seed_conversation(sqlite_engine, OPS, fake.service_url)
     desk = await help_desk(sqlite_engine, clock, OPS_DEST)
-    printer = await desk.open("Printer on fire")
-    await desk.status(printer, Status.OPEN, Status.IN_PROGRESS)
-    mail = await desk.open("Mail bounces")
-    await desk.status(mail, Status.OPEN)
+    printer, mail = await two_tickets(desk)
     notifier = make_notifier()
     dispatcher = make_dispatcher(sqlite_engine, notifier, clock, vt)
     fake.state.fail_next(1000, status=502, retry_after=None)
 
-    for _ in range(3):
-        await vt.run(dispatcher.run_once())
-        clock.advance(seconds=60)
-        vt.advance(60)
+    await through_outage(dispatcher, clock, vt)
     assert dispatcher.breakers.state(OPS_DEST) in ("open", "half_open")
     assert dispatcher.stats.deferred > 0
     assert fake.state.roots(OPS) == []
-    assert {status for _, status, _, _ in await desk.statuses()} == {"pending"}
+    assert await statuses_of(desk) == {"pending"}
 
     fake.state.recover()
-    for _ in range(30):
-        clock.advance(seconds=120)
-        vt.advance(120)
-        await vt.run(dispatcher.run_once())
-    await vt.run(notifier.wait_idle())
+    await after_recovery(dispatcher, notifier, clock, vt)
 
     outcome = await desk.statuses()
     assert {status for _, status, _, _ in outcome} == {"delivered"}

@@ -4,7 +4,6 @@ card and a reply in its reply chain, and shutdown closes the notifier after its 
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -15,21 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from psa_chatops.bot.bootstrap import actor_for, build_bus, new_context
 from psa_chatops.bot.lifecycle import build_dispatcher
 from psa_chatops.bot.settings import Settings
-from psa_chatops.bot.worker_process import run_worker
 from psa_chatops.core import commands as c
 from psa_chatops.core.routing import Category, RoutingRule
-from psa_chatops.core.tickets_state import Status
 from psa_chatops.integrations.recorder import RecordingNotifier
 from psa_chatops.integrations.teams_notifier import TeamsNotifier, TeamsWorkflowsNotifier
-from psa_chatops.storage.engine import create_engine
-from psa_chatops.storage.migrations import upgrade
 from psa_chatops.storage.outbox import OutboxStore
-from psa_chatops.storage.unit_of_work import SystemClock
 from tests.cards.teams_limits import assert_valid_card
 from tests.conftest import FrozenClock
 from tests.fakes.bot_connector import start_fake_connector
 from tests.fixtures_directory import seed_directory
-from tests.integrations.slack_support import eventually
+from tests.integrations.chat_support import run_worker_until, worker_database
 from tests.integrations.test_teams_notifier import OPS, OPS_DEST, seed_conversation
 
 DESTINATION = "teams:19:ops@thread.tacv2"
@@ -92,19 +86,11 @@ async def test_end_to_end_a_command_reaches_the_connector_as_a_root_and_a_reply(
     tmp_path: Path, aiohttp_server: AiohttpServer
 ) -> None:
     fake = await start_fake_connector(aiohttp_server)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'psa.db'}"
-    engine = await asyncio.to_thread(create_engine, url)
-    await upgrade(engine)
-    await seed_directory(engine, rules=(RoutingRule(0, OPS_DEST, frozenset(Category)),))
-    await seed_conversation(engine, OPS, fake.service_url)  # as the inbound adapter stores it on install
-    clock = SystemClock()
-    tom = new_context(await actor_for(engine, clock, channel="test", external_id="tom"))
-    bus = build_bus(engine, clock)
-    ticket = await bus.handle(c.OpenTicket(title="Printer", customer_id="CUST-789"), tom)
-    await bus.handle(c.ChangeStatus(number=ticket.number, status=Status.OPEN), tom)
-    await engine.dispose()
 
-    stop = asyncio.Event()
+    async def installed(engine: AsyncEngine) -> None:  # as the inbound adapter stores it on install
+        await seed_conversation(engine, OPS, fake.service_url)
+
+    url = await worker_database(tmp_path, OPS_DEST, installed)
     settings = Settings(
         database_url=url,
         dispatcher_poll_seconds=0.05,
@@ -112,13 +98,7 @@ async def test_end_to_end_a_command_reaches_the_connector_as_a_root_and_a_reply(
         log_format="text",
         teams_connector_url=fake.service_url,
     )
-    worker = asyncio.create_task(run_worker(settings, stop=stop))
-    try:
-        await eventually(lambda: len(fake.state.of("send")) == 2, within=10)
-    finally:
-        stop.set()
-        await asyncio.wait_for(worker, timeout=10)
-    assert worker.exception() is None
+    await run_worker_until(settings, lambda: len(fake.state.of("send")) == 2)
     [root] = fake.state.roots(OPS)
     [reply] = fake.state.thread(OPS, fake.state.activity_id(root))
     assert reply.body["replyToId"] == fake.state.activity_id(root)

@@ -54,16 +54,13 @@ now; the installation store of multi-workspace installs later).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
 import math
 import re
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -75,17 +72,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from psa_chatops.cards.slack.messages import Message
 from psa_chatops.cards.slack.notifications import root_message, thread_line, webhook_message
 from psa_chatops.handlers.ports import Delivery
+from psa_chatops.integrations.chat_threads import (
+    Render,
+    RootEdit,
+    ThreadedDelivery,
+    is_internal_note,
+    render_off_loop,
+    ticket_number,
+)
+from psa_chatops.integrations.chat_webhooks import Answer, ChatWebhookNotifier
 from psa_chatops.integrations.errors import (
     DeliveryError,
     PermanentDeliveryError,
-    RateLimitedError,
     RetryableDeliveryError,
     error_for_status,
 )
 from psa_chatops.integrations.recorder import parse_destination
 from psa_chatops.integrations.resilience import parse_retry_after
-from psa_chatops.integrations.slack_queue import ChannelLane, ChannelLanes, EditCoalescer, FollowUp, Memory, Now, Sleep
-from psa_chatops.storage.chat_threads import ChatThread, ChatThreadStore
+from psa_chatops.integrations.slack_queue import ChannelLane, ChannelLanes, Now, Sleep
+from psa_chatops.storage.chat_threads import ChatThreadStore
 from psa_chatops.storage.sqlite_writer import SqliteWriter
 
 logger = logging.getLogger(__name__)
@@ -100,17 +105,6 @@ _CHANNEL = re.compile(r"[A-Z0-9]+")
 TokenFor = Callable[[str | None], Awaitable[str | None]]
 LocaleFor = Callable[[str], str]
 R = TypeVar("R")
-R_co = TypeVar("R_co", covariant=True)
-
-
-class Render(Protocol[R_co]):
-    def __call__(self, envelope: Mapping[str, Any], *, locale: str, public_url: str) -> R_co: ...
-
-
-async def render_off_loop(render: Render[R], envelope: Mapping[str, Any], *, locale: str, url: str) -> R:
-    """Renders in a worker thread: the first use of a locale or a timezone reads files (Babel's locale data, the
-    tz database, catalogs), which must not block the event loop; a thread hop per message is cheap at ~1/s."""
-    return await asyncio.to_thread(functools.partial(render, envelope, locale=locale, public_url=url))
 
 
 @dataclass(frozen=True)
@@ -160,37 +154,6 @@ def slack_error(exc: Exception, *, method: str, destination: str, now: float) ->
     if isinstance(exc, aiohttp.ClientError | TimeoutError):
         return RetryableDeliveryError(f"Slack {method} failed: {type(exc).__name__}", destination=destination)
     return PermanentDeliveryError(f"Slack {method} failed: {type(exc).__name__}: {exc}", destination=destination)
-
-
-def is_internal_note(envelope: Mapping[str, Any]) -> bool:
-    """Any note not explicitly public counts as internal (fail closed)."""
-    data = envelope.get("data")
-    return envelope.get("type") == "NoteAdded" and not (isinstance(data, dict) and data.get("visibility") == "public")
-
-
-def ticket_number(delivery: Delivery) -> int:
-    number = delivery.payload.get("number")
-    if not isinstance(number, int):
-        raise PermanentDeliveryError("payload has no ticket number", destination=delivery.destination)
-    return number
-
-
-def ticket_version(envelope: Mapping[str, Any]) -> int:
-    """The version of the ticket as the envelope shows it (its summary), else the event's stream version."""
-    ticket = envelope.get("ticket")
-    version = ticket.get("version") if isinstance(ticket, dict) else None
-    if not isinstance(version, int):
-        version = envelope.get("version")
-    return version if isinstance(version, int) else 0
-
-
-@dataclass(frozen=True)
-class RootEdit:
-    target: SlackTarget
-    number: int
-    root_id: str
-    version: int
-    envelope: Mapping[str, Any]
 
 
 class SlackClients:
@@ -250,13 +213,21 @@ class SlackNotifier:
     ) -> None:
         self.threads = ChatThreadStore(engine, writer=writer)
         self.lanes = ChannelLanes(interval=interval, max_wait=max_queue_wait, now=now, sleep=sleep)
-        self.edits: EditCoalescer[RootEdit] = EditCoalescer(self.lanes, self._apply_edit, max_defer=max_edit_defer)
+        self.chat: ThreadedDelivery[SlackTarget] = ThreadedDelivery(
+            self.threads,
+            self.lanes,
+            lane_key=lambda target: target.lane_key,
+            channel_id=lambda target: target.channel,
+            post_root=self._repost_root,
+            update_root=self._update_root,
+            max_edit_defer=max_edit_defer,
+            remembered_keys=remembered_keys,
+        )
+        self.edits = self.chat.edits
         self._clients = SlackClients(base_url=base_url, timeout=timeout)
         self._token_for, self._locale_for, self._public_url = token_for, locale_for, public_url
         self._shared_ttl = shared_cache_seconds
         self._shared: dict[str, tuple[float, bool]] = {}
-        self._posted: Memory[str] = Memory(remembered_keys)  # idempotency key -> ts of the message it posted
-        self._ticket_locks: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = weakref.WeakValueDictionary()
         self._now, self._wall_clock = now, wall_clock
 
     async def deliver(self, delivery: Delivery) -> None:
@@ -269,12 +240,16 @@ class SlackNotifier:
             if is_internal_note(envelope) and await self.customer_facing(target, token):
                 logger.info("internal note on ticket %s not posted to customer-facing %s", number, target.destination)
                 return
-            async with self._ticket_lock(target, number):
-                thread = await self.threads.get(target.destination, number)
-                if thread is None:
-                    await self._post_root(target, token, lane, number, envelope, key=delivery.idempotency_key)
-                else:
-                    await self._reply(target, token, lane, thread, envelope, key=delivery.idempotency_key)
+            async with self.chat.ticket_lock(target.destination, number):
+                await self.chat.deliver(
+                    target,
+                    target.destination,
+                    number,
+                    envelope,
+                    key=delivery.idempotency_key,
+                    post_root=lambda: self._post_root(target, token, lane, envelope),
+                    post_reply=lambda root_id: self._post_reply(target, token, lane, envelope, root_id),
+                )
 
     def paused_for(self, destination: str) -> float:
         """Seconds the destination's channel stays paused by a rate limit."""
@@ -287,11 +262,7 @@ class SlackNotifier:
     async def close(self, *, grace: float = 0.0) -> None:
         """Give pending root edits up to ``grace`` seconds, cancel the rest (the next event re-renders those
         roots), and close the HTTP session."""
-        if grace > 0:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await self.edits.wait_idle()
-        await self.edits.close()
+        await self.chat.close(grace=grace)
         await self._clients.close()
 
     async def customer_facing(self, target: SlackTarget, token: str) -> bool:
@@ -309,35 +280,15 @@ class SlackNotifier:
 
     # -- posting -----------------------------------------------------------------------------------------------------
 
-    async def _post_root(
-        self, target: SlackTarget, token: str, lane: ChannelLane, number: int, envelope: Mapping[str, Any], *, key: str
-    ) -> None:
-        ts = self._posted.get(key)  # posted by an earlier attempt whose chat_threads write failed
-        if ts is None:
-            message = await self._render(root_message, envelope, target)
-            ts = await self._post(target, token, lane, message, thread_ts=None)
-            self._posted.put(key, ts)
-        thread = ChatThread(target.destination, number, ts, target.channel, ticket_version(envelope))
-        await self.threads.put(thread)
+    async def _post_root(self, target: SlackTarget, token: str, lane: ChannelLane, envelope: Mapping[str, Any]) -> str:
+        message = await self._render(root_message, envelope, target)
+        return await self._post(target, token, lane, message, thread_ts=None)
 
-    async def _reply(
-        self,
-        target: SlackTarget,
-        token: str,
-        lane: ChannelLane,
-        thread: ChatThread,
-        envelope: Mapping[str, Any],
-        *,
-        key: str,
-    ) -> None:
-        if key not in self._posted:
-            line = await self._render(thread_line, envelope, target)
-            if line is not None:
-                self._posted.put(key, await self._post(target, token, lane, line, thread_ts=thread.root_id))
-        version = ticket_version(envelope)
-        if version > thread.rendered_version:
-            edit = RootEdit(target, thread.ticket_number, thread.root_id, version, envelope)
-            self.edits.request(target.lane_key, thread.root_id, version, edit)
+    async def _post_reply(
+        self, target: SlackTarget, token: str, lane: ChannelLane, envelope: Mapping[str, Any], root_id: str
+    ) -> str | None:
+        line = await self._render(thread_line, envelope, target)
+        return None if line is None else await self._post(target, token, lane, line, thread_ts=root_id)
 
     async def _post(
         self, target: SlackTarget, token: str, lane: ChannelLane, message: Message, *, thread_ts: str | None
@@ -365,17 +316,15 @@ class SlackNotifier:
             return await call()
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             error = slack_error(exc, method=method, destination=target.destination, now=self._wall_clock())
-            if isinstance(error, RateLimitedError) and lane is not None:
-                lane.pause(error.retry_after if error.retry_after is not None else lane.interval)
+            if lane is not None:
+                lane.pause_for_rate_limit(error)
             raise error from exc
 
     # -- root edits (run by the coalescer's flush task, inside the channel's lane turn) ----------------------------
 
-    async def _apply_edit(self, edit: RootEdit) -> FollowUp | None:
-        target = edit.target
-        thread = await self.threads.get(target.destination, edit.number)
-        if thread is None or thread.root_id != edit.root_id or thread.rendered_version >= edit.version:
-            return None  # re-rooted meanwhile, or the root already shows this version or a newer one
+    async def _update_root(self, edit: RootEdit[SlackTarget]) -> bool:
+        """``chat.update``; False when the root is gone in Slack."""
+        target = edit.where
         token = await self._token(target)
         message = await self._render(root_message, edit.envelope, target)
         client = self._clients.client(token)
@@ -384,22 +333,13 @@ class SlackNotifier:
         try:
             await self._call("chat.update", target, lane, lambda: client.chat_update(**args))
         except RootGoneError:
-            logger.info("root of ticket %s in %s is gone; posting a new one", edit.number, target.destination)
-            await self.threads.forget(target.destination, edit.number, root_id=edit.root_id)
-            return functools.partial(self._repost_root, edit)
-        await self.threads.mark_rendered(target.destination, edit.number, root_id=edit.root_id, version=edit.version)
-        return None
+            return False
+        return True
 
-    async def _repost_root(self, edit: RootEdit) -> None:
-        target = edit.target
-        async with self._ticket_lock(target, edit.number):
-            if await self.threads.get(target.destination, edit.number) is not None:
-                return  # a delivery re-rooted the ticket first
-            token = await self._token(target)
-            lane = self.lanes.lane(target.lane_key)
-            message = await self._render(root_message, edit.envelope, target)
-            ts = await self._post(target, token, lane, message, thread_ts=None)
-            await self.threads.put(ChatThread(target.destination, edit.number, ts, target.channel, edit.version))
+    async def _repost_root(self, edit: RootEdit[SlackTarget]) -> str:
+        target = edit.where
+        token = await self._token(target)
+        return await self._post_root(target, token, self.lanes.lane(target.lane_key), edit.envelope)
 
     # -- helpers -----------------------------------------------------------------------------------------------------
 
@@ -415,81 +355,37 @@ class SlackNotifier:
             render, envelope, locale=self._locale_for(target.destination), url=self._public_url
         )
 
-    def _ticket_lock(self, target: SlackTarget, number: int) -> asyncio.Lock:
-        key = (target.destination, number)
-        lock = self._ticket_locks.get(key)
-        if lock is None:
-            lock = self._ticket_locks[key] = asyncio.Lock()
-        return lock
 
-
-class SlackWebhookNotifier:
+class SlackWebhookNotifier(ChatWebhookNotifier[dict[str, Any]]):
     """``Notifier`` for ``slack:`` destinations through one incoming webhook (see the module docstring)."""
 
     LANE = "incoming-webhook"
+    LABEL = "Slack incoming webhook"
+    VIA = "the incoming webhook"
+    INTERVAL = 1.0  # seconds between posts: Slack's one message per second per channel
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        public_url: str,
-        locale_for: LocaleFor,
-        timeout: float = 10.0,
-        interval: float = 1.0,
-        max_queue_wait: float = 20.0,
-        remembered_keys: int = 10_000,
-        now: Now = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        wall_clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._url, self._timeout = url, timeout
-        self._public_url, self._locale_for = public_url, locale_for
-        self.lanes = ChannelLanes(interval=interval, max_wait=max_queue_wait, now=now, sleep=sleep)
-        self._posted: Memory[bool] = Memory(remembered_keys)
-        self._session: aiohttp.ClientSession | None = None
-        self._client: AsyncWebhookClient | None = None
-        self._wall_clock = wall_clock
+    _client: AsyncWebhookClient | None = None
 
-    async def deliver(self, delivery: Delivery) -> None:
-        target = parse_slack_destination(delivery.destination)
-        if delivery.idempotency_key in self._posted:
-            return
-        if is_internal_note(delivery.payload):
-            logger.info("internal note not sent through the incoming webhook (%s)", target.destination)
-            return
-        locale = self._locale_for(target.destination)
-        body = await render_off_loop(webhook_message, delivery.payload, locale=locale, url=self._public_url)
-        lane = self.lanes.lane(self.LANE)
-        async with lane.turn():
-            try:
-                response = await self._webhook().send_dict(body)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                message = f"Slack incoming webhook failed: {type(exc).__name__}"
-                raise RetryableDeliveryError(message, destination=target.destination) from exc
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._wall_clock())
-        message = f"Slack incoming webhook answered {response.status_code}: {(response.body or '')[:200]}"
-        error = error_for_status(
-            response.status_code, retry_after=retry_after, message=message, destination=target.destination
-        )
-        if isinstance(error, RateLimitedError):
-            lane.pause(error.retry_after if error.retry_after is not None else lane.interval)
-        if error is not None:
-            raise error
-        self._posted.put(delivery.idempotency_key, True)
+    def _new_lanes(self, *, max_wait: float, now: Now, sleep: Sleep) -> ChannelLanes:
+        return ChannelLanes(interval=self.INTERVAL, max_wait=max_wait, now=now, sleep=sleep)
 
-    def paused_for(self) -> float:
-        return self.lanes.lane(self.LANE).paused_for()
+    def _check(self, destination: str) -> None:
+        parse_slack_destination(destination)
+
+    async def _body(self, payload: dict[str, Any], *, locale: str, destination: str) -> dict[str, Any]:
+        return await render_off_loop(webhook_message, payload, locale=locale, url=self._public_url)
+
+    async def _post(self, body: dict[str, Any]) -> Answer:
+        response = await self._webhook().send_dict(body)
+        return response.status_code, response.body or "", response.headers.get("Retry-After")
 
     async def close(self, *, grace: float = 0.0) -> None:
-        """Close the HTTP session (``grace`` only for symmetry: nothing runs in the background here)."""
-        if self._session is not None:
-            await self._session.close()
-        self._session, self._client = None, None
+        await super().close(grace=grace)
+        self._client = None
 
     def _webhook(self) -> AsyncWebhookClient:
         if self._client is None or self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
             self._client = AsyncWebhookClient(
-                self._url, session=self._session, timeout=math.ceil(self._timeout), retry_handlers=[]
+                self._url, session=self._http(), timeout=math.ceil(self._timeout), retry_handlers=[]
             )
         return self._client

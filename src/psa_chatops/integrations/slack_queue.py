@@ -63,6 +63,11 @@ class ChannelLane:
         """No sends for ``seconds`` (a ``Retry-After``); a longer pause already running is kept."""
         self._paused_until = max(self._paused_until, self._now() + max(seconds, 0.0))
 
+    def pause_for_rate_limit(self, error: DeliveryError | None) -> None:
+        """Pause for a rate limit's ``Retry-After`` (one interval without it); other errors do not pause."""
+        if isinstance(error, RateLimitedError):
+            self.pause(error.retry_after if error.retry_after is not None else self.interval)
+
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self._now())
 
@@ -246,7 +251,7 @@ class EditCoalescer(Generic[S]):
                     try:
                         follow_up = await self._apply(edit.state)
                     except RateLimitedError as exc:
-                        lane.pause(exc.retry_after if exc.retry_after is not None else lane.interval)
+                        lane.pause_for_rate_limit(exc)
                         self._keep(pending, target, edit, count=False)
                     except RetryableDeliveryError as exc:
                         retry_in = self._backoff * 2.0**edit.attempts

@@ -52,14 +52,11 @@ Workflows mode (``TeamsWorkflowsNotifier``): with only ``TEAMS_WORKFLOWS_URL``, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -73,25 +70,26 @@ from psa_chatops.cards.teams.ids import BOT_CARD_LIMIT, WORKFLOWS_CARD_LIMIT
 from psa_chatops.cards.teams.messages import card_size, message_activity
 from psa_chatops.cards.teams.notifications import reply_card, root_card, webhook_message
 from psa_chatops.handlers.ports import Delivery
+from psa_chatops.integrations.chat_threads import (
+    Render,
+    RootEdit,
+    ThreadedDelivery,
+    is_internal_note,
+    render_off_loop,
+    ticket_number,
+)
+from psa_chatops.integrations.chat_webhooks import Answer, ChatWebhookNotifier
 from psa_chatops.integrations.errors import (
     DeliveryError,
     PermanentDeliveryError,
-    RateLimitedError,
     RetryableDeliveryError,
     error_for_status,
 )
 from psa_chatops.integrations.recorder import parse_destination
 from psa_chatops.integrations.resilience import parse_retry_after
-from psa_chatops.integrations.slack_notifier import (
-    Render,
-    is_internal_note,
-    render_off_loop,
-    ticket_number,
-    ticket_version,
-)
-from psa_chatops.integrations.slack_queue import EditCoalescer, FollowUp, Memory, Now, Sleep
+from psa_chatops.integrations.slack_queue import Now, Sleep
 from psa_chatops.integrations.teams_queue import TEAMS_WINDOWS, ConversationLane, ConversationLanes
-from psa_chatops.storage.chat_threads import ChatThread, ChatThreadStore
+from psa_chatops.storage.chat_threads import ChatThreadStore
 from psa_chatops.storage.sqlite_writer import SqliteWriter
 from psa_chatops.storage.teams_conversations import TeamsConversation, TeamsConversationStore
 
@@ -177,16 +175,6 @@ def card_activity(rendered: Mapping[str, Any], *, limit: int = BOT_CARD_LIMIT, d
     return Activity.model_validate({**message, "channelId": "msteams"})
 
 
-@dataclass(frozen=True)
-class RootEdit:
-    conversation: TeamsConversation
-    destination: str
-    number: int
-    root_id: str
-    version: int
-    envelope: Mapping[str, Any]
-
-
 class ConnectorClients:
     """One ``TeamsConnectorClient`` per serviceUrl on one owned aiohttp session each (the SDK's client resolves
     relative paths against its session's ``base_url`` and keeps the bearer token in the session's headers)."""
@@ -246,13 +234,21 @@ class TeamsNotifier:
         self.lanes = ConversationLanes(
             windows=windows, interval=rate_limit_pause, max_wait=max_queue_wait, now=now, sleep=sleep
         )
-        self.edits: EditCoalescer[RootEdit] = EditCoalescer(self.lanes, self._apply_edit, max_defer=max_edit_defer)
+        self.chat: ThreadedDelivery[TeamsConversation] = ThreadedDelivery(
+            self.threads,
+            self.lanes,
+            lane_key=lambda conversation: conversation.conversation_id,
+            channel_id=lambda conversation: conversation.conversation_id,
+            post_root=self._repost_root,
+            update_root=self._update_root,
+            max_edit_defer=max_edit_defer,
+            remembered_keys=remembered_keys,
+        )
+        self.edits = self.chat.edits
         self._clients = ConnectorClients(timeout=timeout)
         self._token_for, self._locale_for, self._public_url = token_for, locale_for, public_url
         self._connector_url = connector_url
         self._allow_service_url = allow_service_url
-        self._posted: Memory[str] = Memory(remembered_keys)  # idempotency key -> id of the activity it posted
-        self._ticket_locks: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = weakref.WeakValueDictionary()
         self._wall_clock = wall_clock
 
     async def deliver(self, delivery: Delivery) -> None:
@@ -263,18 +259,23 @@ class TeamsNotifier:
             envelope = delivery.payload
             # The ticket's lock is taken before any I/O: a batch delivers a ticket's rows concurrently, and the
             # lock's FIFO order is what keeps their replies in the order the dispatcher started them.
-            async with self._ticket_lock(delivery.destination, number):
+            async with self.chat.ticket_lock(delivery.destination, number):
                 found = await self.conversations.get(conversation_id)
                 if is_internal_note(envelope) and (found is None or found.customer_facing):
                     why = "customer-facing" if found is not None else "unknown (treated as customer-facing)"
                     logger.info("internal note on ticket %s not posted to %s %s", number, why, delivery.destination)
                     return
                 conversation = self._usable(found, conversation_id, delivery.destination)
-                thread = await self.threads.get(delivery.destination, number)
-                if thread is None:
-                    await self._post_root(conversation, delivery.destination, lane, number, envelope, delivery)
-                else:
-                    await self._reply(conversation, delivery.destination, lane, thread, envelope, delivery)
+                destination = delivery.destination
+                await self.chat.deliver(
+                    conversation,
+                    destination,
+                    number,
+                    envelope,
+                    key=delivery.idempotency_key,
+                    post_root=lambda: self._post_root(conversation, destination, lane, envelope),
+                    post_reply=lambda root_id: self._post_reply(conversation, destination, lane, envelope, root_id),
+                )
 
     def paused_for(self, destination: str) -> float:
         """Seconds the destination's conversation stays paused by a rate limit."""
@@ -286,11 +287,7 @@ class TeamsNotifier:
 
     async def close(self, *, grace: float = 0.0) -> None:
         """Give pending root updates up to ``grace`` seconds, cancel the rest, and close the HTTP sessions."""
-        if grace > 0:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await self.edits.wait_idle()
-        await self.edits.close()
+        await self.chat.close(grace=grace)
         await self._clients.close()
 
     # -- posting -----------------------------------------------------------------------------------------------------
@@ -312,45 +309,27 @@ class TeamsNotifier:
         return found
 
     async def _post_root(
-        self,
-        conversation: TeamsConversation,
-        destination: str,
-        lane: ConversationLane,
-        number: int,
-        envelope: Mapping[str, Any],
-        delivery: Delivery,
-    ) -> None:
-        root_id = self._posted.get(delivery.idempotency_key)  # posted by an attempt whose chat_threads write failed
-        if root_id is None:
-            card = await self._render(root_card, envelope, destination)
-            activity = card_activity(card, destination=destination)
-            root_id = await self._send(conversation, destination, lane, conversation.conversation_id, activity)
-            self._posted.put(delivery.idempotency_key, root_id)
-        thread = ChatThread(destination, number, root_id, conversation.conversation_id, ticket_version(envelope))
-        await self.threads.put(thread)
+        self, conversation: TeamsConversation, destination: str, lane: ConversationLane, envelope: Mapping[str, Any]
+    ) -> str:
+        card = await self._render(root_card, envelope, destination)
+        activity = card_activity(card, destination=destination)
+        return await self._send(conversation, destination, lane, conversation.conversation_id, activity)
 
-    async def _reply(
+    async def _post_reply(
         self,
         conversation: TeamsConversation,
         destination: str,
         lane: ConversationLane,
-        thread: ChatThread,
         envelope: Mapping[str, Any],
-        delivery: Delivery,
-    ) -> None:
-        if delivery.idempotency_key not in self._posted:
-            line = await self._render(reply_card, envelope, destination)
-            if line is not None:
-                activity = card_activity(line, destination=destination)
-                activity.reply_to_id = thread.root_id
-                target = thread_conversation_id(conversation, thread.root_id)
-                self._posted.put(
-                    delivery.idempotency_key, await self._send(conversation, destination, lane, target, activity)
-                )
-        version = ticket_version(envelope)
-        if version > thread.rendered_version:
-            edit = RootEdit(conversation, destination, thread.ticket_number, thread.root_id, version, envelope)
-            self.edits.request(conversation.conversation_id, thread.root_id, version, edit)
+        root_id: str,
+    ) -> str | None:
+        line = await self._render(reply_card, envelope, destination)
+        if line is None:
+            return None
+        activity = card_activity(line, destination=destination)
+        activity.reply_to_id = root_id
+        target = thread_conversation_id(conversation, root_id)
+        return await self._send(conversation, destination, lane, target, activity)
 
     async def _send(
         self,
@@ -384,22 +363,20 @@ class TeamsNotifier:
             return await call()
         except (aiohttp.ClientError, TimeoutError, ValidationError, ValueError) as exc:
             error = teams_error(exc, operation=operation, destination=destination, now=self._wall_clock())
-            if isinstance(error, RateLimitedError) and lane is not None:
-                lane.pause(error.retry_after if error.retry_after is not None else lane.interval)
+            if lane is not None:
+                lane.pause_for_rate_limit(error)
             raise error from exc
 
     # -- root updates (run by the coalescer's flush task, inside the conversation's lane turn) ------------------------
 
-    async def _apply_edit(self, edit: RootEdit) -> FollowUp | None:
-        thread = await self.threads.get(edit.destination, edit.number)
-        if thread is None or thread.root_id != edit.root_id or thread.rendered_version >= edit.version:
-            return None  # re-rooted meanwhile, or the root already shows this version or a newer one
+    async def _update_root(self, edit: RootEdit[TeamsConversation]) -> bool:
+        """``update_activity``; False when the root is gone (404)."""
         card = await self._render(root_card, edit.envelope, edit.destination)
         activity = card_activity(card, destination=edit.destination)
         activity.id = edit.root_id
-        conversation_id = edit.conversation.conversation_id
+        conversation_id = edit.where.conversation_id
         lane = self.lanes.lane(conversation_id)
-        client = await self._client(edit.conversation, edit.destination)
+        client = await self._client(edit.where, edit.destination)
         try:
             await self._call(
                 "update_activity",
@@ -410,22 +387,12 @@ class TeamsNotifier:
         except PermanentDeliveryError as exc:
             if exc.status != 404:
                 raise
-            logger.info("root of ticket %s in %s is gone; posting a new one", edit.number, edit.destination)
-            await self.threads.forget(edit.destination, edit.number, root_id=edit.root_id)
-            return functools.partial(self._repost_root, edit)
-        await self.threads.mark_rendered(edit.destination, edit.number, root_id=edit.root_id, version=edit.version)
-        return None
+            return False
+        return True
 
-    async def _repost_root(self, edit: RootEdit) -> None:
-        async with self._ticket_lock(edit.destination, edit.number):
-            if await self.threads.get(edit.destination, edit.number) is not None:
-                return  # a delivery re-rooted the ticket first
-            conversation_id = edit.conversation.conversation_id
-            lane = self.lanes.lane(conversation_id)
-            card = await self._render(root_card, edit.envelope, edit.destination)
-            activity = card_activity(card, destination=edit.destination)
-            root_id = await self._send(edit.conversation, edit.destination, lane, conversation_id, activity)
-            await self.threads.put(ChatThread(edit.destination, edit.number, root_id, conversation_id, edit.version))
+    async def _repost_root(self, edit: RootEdit[TeamsConversation]) -> str:
+        lane = self.lanes.lane(edit.where.conversation_id)
+        return await self._post_root(edit.where, edit.destination, lane, edit.envelope)
 
     # -- helpers -----------------------------------------------------------------------------------------------------
 
@@ -440,84 +407,30 @@ class TeamsNotifier:
     async def _render(self, render: Render[Any], envelope: Mapping[str, Any], destination: str) -> Any:
         return await render_off_loop(render, envelope, locale=self._locale_for(destination), url=self._public_url)
 
-    def _ticket_lock(self, destination: str, number: int) -> asyncio.Lock:
-        key = (destination, number)
-        lock = self._ticket_locks.get(key)
-        if lock is None:
-            lock = self._ticket_locks[key] = asyncio.Lock()
-        return lock
 
-
-class TeamsWorkflowsNotifier:
+class TeamsWorkflowsNotifier(ChatWebhookNotifier[bytes]):
     """``Notifier`` for ``teams:`` destinations through one Workflows webhook (see the module docstring)."""
 
     LANE = "workflows-webhook"
+    LABEL = "Teams Workflows webhook"
+    VIA = "the Workflows webhook"
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        public_url: str,
-        locale_for: LocaleFor,
-        timeout: float = 10.0,
-        windows: tuple[tuple[float, int], ...] = TEAMS_WINDOWS,
-        max_queue_wait: float = 20.0,
-        remembered_keys: int = 10_000,
-        now: Now = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        wall_clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._url, self._timeout = url, timeout
-        self._public_url, self._locale_for = public_url, locale_for
-        self.lanes = ConversationLanes(windows=windows, max_wait=max_queue_wait, now=now, sleep=sleep)
-        self._posted: Memory[bool] = Memory(remembered_keys)
-        self._session: aiohttp.ClientSession | None = None
-        self._wall_clock = wall_clock
+    def _new_lanes(self, *, max_wait: float, now: Now, sleep: Sleep) -> ConversationLanes:
+        return ConversationLanes(windows=TEAMS_WINDOWS, max_wait=max_wait, now=now, sleep=sleep)
 
-    async def deliver(self, delivery: Delivery) -> None:
-        destination = delivery.destination
+    def _check(self, destination: str) -> None:
         parse_teams_destination(destination)
-        if delivery.idempotency_key in self._posted:
-            return
-        if is_internal_note(delivery.payload):
-            logger.info("internal note not sent through the Workflows webhook (%s)", destination)
-            return
-        locale = self._locale_for(destination)
-        body = await render_off_loop(webhook_message, delivery.payload, locale=locale, url=self._public_url)
+
+    async def _body(self, payload: dict[str, Any], *, locale: str, destination: str) -> bytes:
+        body = await render_off_loop(webhook_message, payload, locale=locale, url=self._public_url)
         data = json.dumps(body).encode("ascii")  # non-ASCII escaped: the size the renderer measured (card_size)
         if len(data) > WORKFLOWS_CARD_LIMIT:
             raise PermanentDeliveryError(
                 f"Workflows message of {len(data)} bytes exceeds {WORKFLOWS_CARD_LIMIT}", destination=destination
             )
-        lane = self.lanes.lane(self.LANE)
-        async with lane.turn():
-            try:
-                async with self._http().post(
-                    self._url, data=data, headers={"Content-Type": "application/json"}
-                ) as response:
-                    status, text = response.status, (await response.text())[:200]
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._wall_clock())
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                message = f"Teams Workflows webhook failed: {type(exc).__name__}"
-                raise RetryableDeliveryError(message, destination=destination) from exc
-        message = f"Teams Workflows webhook answered {status}: {text}"
-        error = error_for_status(status, retry_after=retry_after, message=message, destination=destination)
-        if isinstance(error, RateLimitedError):
-            lane.pause(error.retry_after if error.retry_after is not None else lane.interval)
-        if error is not None:
-            raise error
-        self._posted.put(delivery.idempotency_key, True)
+        return data
 
-    def paused_for(self) -> float:
-        return self.lanes.lane(self.LANE).paused_for()
-
-    async def close(self, *, grace: float = 0.0) -> None:
-        """Close the HTTP session (``grace`` only for symmetry: nothing runs in the background here)."""
-        if self._session is not None:
-            await self._session.close()
-        self._session = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
-        return self._session
+    async def _post(self, body: bytes) -> Answer:
+        headers = {"Content-Type": "application/json"}
+        async with self._http().post(self._url, data=body, headers=headers) as response:
+            return response.status, (await response.text())[:200], response.headers.get("Retry-After")

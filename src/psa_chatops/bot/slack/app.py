@@ -37,7 +37,6 @@ from psa_chatops.bot.slack.identity import SlackIdentity
 from psa_chatops.bot.slack.lazy import TrackedLazyListenerRunner
 from psa_chatops.bot.slack.runtime import SlackRuntime
 from psa_chatops.i18n import SUPPORTED_LOCALES, format_datetime, preload
-from psa_chatops.storage.idempotency import IdempotencyStore
 
 logger = logging.getLogger(__name__)
 SANDBOX_TOKEN = "xoxb-sandbox"  # noqa: S105 - a placeholder, not a secret; no workspace: Web API calls go to SLACK_API_URL (a fake) or fail harmlessly
@@ -93,16 +92,7 @@ def lazy_runner(bolt: AsyncApp) -> TrackedLazyListenerRunner:
 
 
 def build_runtime(app: web.Application) -> SlackRuntime:
-    settings, engine, writer, clock = app[keys.SETTINGS], app[keys.ENGINE], app[keys.WRITER], app[keys.CLOCK]
-    return SlackRuntime(
-        settings=settings,
-        bus=app[keys.BUS],
-        engine=engine,
-        writer=writer,
-        clock=clock,
-        identity=SlackIdentity(engine, writer, clock, settings.sandbox),
-        dedupe=IdempotencyStore(engine, writer=writer),
-    )
+    return SlackRuntime.from_app(app, SlackIdentity)
 
 
 def warm_up() -> list[ZoneInfo]:

@@ -31,7 +31,6 @@ from psa_chatops.bot.teams import auth, sdk_fixes
 from psa_chatops.bot.teams.agent import PsaAgent
 from psa_chatops.bot.teams.identity import TeamsIdentity
 from psa_chatops.bot.teams.runtime import TeamsRuntime
-from psa_chatops.storage.idempotency import IdempotencyStore
 from psa_chatops.storage.teams_conversations import TeamsConversationStore
 
 logger = logging.getLogger(__name__)
@@ -53,17 +52,8 @@ def is_configured(settings: Settings) -> bool:
 
 
 def build_runtime(app: web.Application) -> TeamsRuntime:
-    settings, engine, writer, clock = app[keys.SETTINGS], app[keys.ENGINE], app[keys.WRITER], app[keys.CLOCK]
-    return TeamsRuntime(
-        settings=settings,
-        bus=app[keys.BUS],
-        engine=engine,
-        writer=writer,
-        clock=clock,
-        identity=TeamsIdentity(engine, writer, clock, settings.sandbox),
-        dedupe=IdempotencyStore(engine, writer=writer),
-        conversations=TeamsConversationStore(engine, writer=writer),
-    )
+    conversations = TeamsConversationStore(app[keys.ENGINE], writer=app[keys.WRITER])
+    return TeamsRuntime.from_app(app, TeamsIdentity, conversations=conversations)
 
 
 def build_adapter(settings: Settings) -> CloudAdapter:

@@ -7,15 +7,21 @@ The building blocks escape and clip what they are given, so a renderer cannot fo
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from psa_chatops.cards.commands import (
+    CATEGORY_LABELS,
+    CommandHelp,
+    closest,
+    command_names,
+    customer_line,
+    priority_line,
+)
 from psa_chatops.cards.slack import ids
 from psa_chatops.cards.slack.text import LIMITS, clip, clip_escaped, escape, translate_mrkdwn
 from psa_chatops.core.errors import N_
-from psa_chatops.core.priorities import Priority
 from psa_chatops.core.routing import Category, RoutingRule
 from psa_chatops.i18n import translate, translate_plural
 
@@ -148,14 +154,6 @@ def option(raw: str, value: str) -> dict[str, Any]:
 # --- /psa help ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CommandHelp:
-    name: str  # the subcommand, as typed after /psa
-    usage: str
-    example: str
-    description: str  # msgid
-
-
 COMMANDS: Final[tuple[CommandHelp, ...]] = (
     CommandHelp("ticket", "/psa ticket <number>", "/psa ticket 12345", N_("Show a ticket with its buttons.")),
     CommandHelp("ticket", "/psa ticket new [title]", "/psa ticket new VPN down", N_("Open the form for a new ticket.")),
@@ -194,7 +192,7 @@ COMMANDS: Final[tuple[CommandHelp, ...]] = (
     CommandHelp("help", "/psa help", "/psa help", N_("This list.")),
 )
 
-SUBCOMMANDS: Final[tuple[str, ...]] = tuple(dict.fromkeys(c.name for c in COMMANDS))
+SUBCOMMANDS: Final[tuple[str, ...]] = command_names(COMMANDS)
 
 
 def command_list(locale: str) -> list[tuple[str, str, str]]:
@@ -204,14 +202,7 @@ def command_list(locale: str) -> list[tuple[str, str, str]]:
 
 def closest_command(word: str) -> str | None:
     """The subcommand the user probably meant ("subscibe" → "subscribe"), or None when nothing is close."""
-    word = word.strip().lower()
-    if not word:
-        return None
-    prefixed = [name for name in SUBCOMMANDS if name.startswith(word)]
-    if len(prefixed) == 1:
-        return prefixed[0]
-    matches = difflib.get_close_matches(word, SUBCOMMANDS, n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    return closest(word, SUBCOMMANDS)
 
 
 def help_message(locale: str, *, unknown: str | None = None, suggestion: str | None = None) -> Message:
@@ -280,16 +271,6 @@ def reaction_prompt(locale: str, *, channel: str, ts: str) -> Message:
 
 # --- /psa subscribe --------------------------------------------------------------------------------------------------
 
-CATEGORY_LABELS: Final[dict[Category, str]] = {
-    Category.NEW: N_("new tickets"),
-    Category.ASSIGNMENT: N_("assignments"),
-    Category.STATUS: N_("status changes"),
-    Category.NOTE: N_("notes"),
-    Category.PRIORITY: N_("priority changes"),
-    Category.SLA: N_("SLA warnings and breaches"),
-    Category.ESCALATION: N_("escalations"),
-}
-
 
 def subscription_summary(rule: RoutingRule, locale: str, *, customer_name: str | None = None) -> Message:
     """What this channel now hears about (the reply to ``/psa subscribe``)."""
@@ -299,25 +280,15 @@ def subscription_summary(rule: RoutingRule, locale: str, *, customer_name: str |
         locale,
         events=escape(events or translate("nothing yet", locale)),
     )
-    lines = [f":bell: {lead}", _customer_line(rule, customer_name, locale), _priority_line(rule, locale)]
+    lines = [
+        f":bell: {lead}",
+        customer_line(rule, customer_name, locale, escape, translate_mrkdwn),
+        priority_line(rule, locale, escape, translate_mrkdwn),
+    ]
     if rule.dispatchers:
         lines.append(escape(translate("Escalations that page the dispatchers always come here.", locale)))
     hint = escape(translate("Change it with /psa subscribe, stop it with /psa unsubscribe.", locale))
     return Message(fallback(lead), [section("\n".join(lines)), context(hint)])
-
-
-def _customer_line(rule: RoutingRule, customer_name: str | None, locale: str) -> str:
-    if rule.customer_id is None:
-        return escape(translate("Customers: all", locale))
-    name = customer_name or rule.customer_id
-    return translate_mrkdwn(N_("Customer: {customer}"), locale, customer=escape(clip(name, 200)))
-
-
-def _priority_line(rule: RoutingRule, locale: str) -> str:
-    if rule.min_priority is None or rule.min_priority is Priority.LOW:
-        return escape(translate("Priorities: all", locale))
-    label = translate(rule.min_priority.label, locale)
-    return translate_mrkdwn(N_("Priority: {priority} or higher"), locale, priority=escape(label))
 
 
 def unsubscribed_message(removed: int, locale: str) -> Message:

@@ -17,13 +17,11 @@ from typing import Final
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from psa_chatops.cards.links import ticket_url, tickets_url
+from psa_chatops.cards.texts import ELLIPSIS, clip, fill, translator
 from psa_chatops.i18n import (
-    DEFAULT_LOCALE,
     SUPPORTED_LOCALES,
-    Translator,
     format_datetime,
-    normalise_locale,
-    pick_timezone,
     translate,
 )
 
@@ -45,8 +43,6 @@ __all__ = [
     "translator",
     "unescape",
 ]
-
-ELLIPSIS: Final = "…"
 
 
 class Limits:
@@ -121,15 +117,6 @@ def _markup_as_plain(match: re.Match[str]) -> str:
     return f"{label} ({target})" if label and label != target else target
 
 
-def clip(text: str, limit: int) -> str:
-    """``text`` shortened to ``limit`` characters, ending in an ellipsis when it was cut."""
-    if limit < 1:
-        raise ValueError("limit must be positive")
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rstrip() + ELLIPSIS
-
-
 def clip_escaped(escaped: str, limit: int) -> str:
     """Like :func:`clip` for already escaped text: never leaves half an entity (``&am…``) behind."""
     if len(escaped) <= limit:
@@ -182,21 +169,7 @@ def translate_mrkdwn(msgid: str, locale: str, /, **mrkdwn: object) -> str:
     Mark the msgid with ``N_`` at the call site so that ``scripts/i18n-update`` extracts it. Escaping the template
     before filling it in keeps the parameters' own markup (``<!date^...>``, ``<url|label>``) intact.
     """
-    template = escape(translate(msgid, locale))
-    try:
-        return template.format_map(_Params(mrkdwn))
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError):  # a broken translation must not crash
-        return template
-
-
-class _Params(dict[str, object]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def translator(locale: str, timezone: str | None = None) -> Translator:
-    """The recipient's language and timezone, forgiving: an unknown locale is English, an unknown zone is UTC."""
-    return Translator(normalise_locale(locale, DEFAULT_LOCALE), pick_timezone(timezone, default="UTC"))
+    return fill(escape(translate(msgid, locale)), mrkdwn)
 
 
 def _warm_up() -> tuple[ZoneInfo, ...]:
@@ -213,13 +186,3 @@ def _warm_up() -> tuple[ZoneInfo, ...]:
 
 
 _WARM: Final = _warm_up()
-
-
-def ticket_url(public_url: str, number: int) -> str:
-    """The ticket's page in the PSA: ``{public_url}/tickets/{number}``."""
-    return f"{public_url.rstrip('/')}/tickets/{number}"
-
-
-def tickets_url(public_url: str) -> str:
-    """The PSA's ticket list, where "more in PSA" links point."""
-    return f"{public_url.rstrip('/')}/tickets"

@@ -12,6 +12,20 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
+from psa_chatops.cards import wording
+from psa_chatops.cards.labels import (
+    SLA_STATE_LABELS,
+    SLA_TARGET_LABELS,
+    SOURCE_LABELS,
+    action_basis,
+    channel_actions,
+    list_title,
+    priority_label,
+    sla_target_label,
+    source_label,
+    status_label,
+    worst_sla,
+)
 from psa_chatops.cards.slack import ids
 from psa_chatops.cards.slack.messages import (
     Block,
@@ -41,16 +55,21 @@ from psa_chatops.cards.slack.text import (
     translator,
 )
 from psa_chatops.core.errors import N_
-from psa_chatops.core.priorities import PRIORITY_LABELS, Priority
-from psa_chatops.core.tickets_state import ALLOWED_TRANSITIONS, STATUS_LABELS, Status
+from psa_chatops.core.tickets_state import ALLOWED_TRANSITIONS, Status
 from psa_chatops.handlers.views import NoteView, SlaView, TicketListView, TicketSummaryView, TicketView
 from psa_chatops.i18n import Translator
 
 __all__ = [
     "MAX_LIST_ROWS",
     "MAX_NOTES",
+    "SLA_TARGET_LABELS",
+    "SOURCE_LABELS",
+    "channel_actions",
+    "list_title",
     "priority_label",
     "sla_marker",
+    "sla_target_label",
+    "source_label",
     "stale_card_notice",
     "status_label",
     "summary_line",
@@ -70,42 +89,16 @@ PRIORITY_EMOJI: Final[Mapping[str, str]] = {
     "medium": ":large_yellow_circle:",
     "low": ":white_circle:",
 }
-SLA_TARGET_LABELS: Final[Mapping[str, str]] = {
-    "first_response": N_("first response"),
-    "resolution": N_("resolution"),
-}
 SLA_MARKERS: Final[Mapping[str, tuple[str, str]]] = {
-    "warning": (":warning:", N_("at risk")),
-    "breached": (":rotating_light:", N_("breached")),
-    "met": (":white_check_mark:", N_("met")),
-    "paused": (":double_vertical_bar:", N_("paused")),
+    "warning": (":warning:", SLA_STATE_LABELS["warning"]),
+    "breached": (":rotating_light:", SLA_STATE_LABELS["breached"]),
+    "met": (":white_check_mark:", SLA_STATE_LABELS["met"]),
+    "paused": (":double_vertical_bar:", SLA_STATE_LABELS["paused"]),
 }
-SOURCE_LABELS: Final[Mapping[str, str]] = {
-    "slack": N_("Slack"),
-    "teams": N_("Teams"),
-    "email": N_("e-mail"),
-    "api": N_("API"),
-    "alert": N_("alert"),
-    "sandbox": N_("sandbox"),
-}
+_SLA_EMOJI: Final[Mapping[str, str]] = {state: emoji for state, (emoji, _) in SLA_MARKERS.items()}
 
 
 # --- labels ------------------------------------------------------------------------------------------------------
-
-
-def status_label(status: str, locale: str) -> str:
-    """The status in the reader's language (raw text; an unknown status shows as it is)."""
-    try:
-        return translator(locale).t(STATUS_LABELS[Status(status)])
-    except ValueError:
-        return status
-
-
-def priority_label(priority: str, locale: str) -> str:
-    try:
-        return translator(locale).t(PRIORITY_LABELS[Priority(priority)])
-    except ValueError:
-        return priority
 
 
 def priority_text(priority: str, locale: str) -> str:
@@ -114,28 +107,18 @@ def priority_text(priority: str, locale: str) -> str:
     return f"{emoji} {escape(priority_label(priority, locale))}"
 
 
-def sla_target_label(target: str, locale: str) -> str:
-    return translator(locale).t(SLA_TARGET_LABELS[target]) if target in SLA_TARGET_LABELS else target
-
-
 def sla_marker(state: str, locale: str) -> str:
     """Escaped mrkdwn such as ":warning: *at risk*"; empty for an SLA that is simply running."""
-    if state not in SLA_MARKERS:
-        return ""
-    emoji, label = SLA_MARKERS[state]
-    text = escape(translator(locale).t(label))
-    return f"{emoji} {bold(text) if state in ('warning', 'breached') else text}"
-
-
-def source_label(source: str, locale: str) -> str:
-    return translator(locale).t(SOURCE_LABELS[source]) if source in SOURCE_LABELS else source
+    return wording.sla_marker(state, locale, _SLA_EMOJI, escape, bold)
 
 
 def name_text(raw: str | None, fallback_msgid: str, tr: Translator) -> str:
     """An escaped, clipped name, or the translated fallback ("unassigned") in italics."""
-    if raw:
-        return escape(clip(raw, NAME))
-    return f"_{escape(tr.t(fallback_msgid))}_"
+    return wording.name_text(raw, fallback_msgid, tr, escape, _italic)
+
+
+def _italic(escaped: str) -> str:
+    return f"_{escaped}_"
 
 
 def when(moment: datetime | None, tr: Translator) -> str:
@@ -175,7 +158,7 @@ def ticket_card(
 
 def _sla_banner(view: TicketView, tr: Translator) -> list[Block]:
     """One loud line when an SLA is at risk or breached, above everything else but the title."""
-    worst = _worst_sla(view.sla)
+    worst = worst_sla(view.sla)
     if worst is None:
         return []
     msgid = N_("SLA {target} breached") if worst.state == "breached" else N_("SLA {target} at {percent} %")
@@ -186,11 +169,6 @@ def _sla_banner(view: TicketView, tr: Translator) -> list[Block]:
     due = when(worst.due_at, tr)
     suffix = " · " + translate_mrkdwn(N_("due {due}"), tr.locale, due=due) if due else ""
     return [section(f"{emoji} {bold(line)}{suffix}")]
-
-
-def _worst_sla(slas: tuple[SlaView, ...]) -> SlaView | None:
-    risky = [s for s in slas if s.state in ("warning", "breached")]
-    return max(risky, key=lambda s: (s.state == "breached", s.percent), default=None)
 
 
 def _fields(view: TicketView, tr: Translator) -> list[str]:
@@ -279,7 +257,7 @@ def ticket_actions(
     No ticket action, no buttons, not even "Open in PSA" (the footer links there); the ephemeral card keeps
     "Share in channel", which shows the card to others and changes nothing.
     """
-    number, version, status, allowed = _action_basis(view)
+    number, version, status, allowed = action_basis(view)
     tr = translator(locale)
     value = ids.action_value(number, version)
     elements: list[dict[str, Any]] = []
@@ -298,22 +276,6 @@ def ticket_actions(
     if ephemeral:
         elements.append(button(tr.t("Share in channel"), ids.SHARE, value=value))
     return elements
-
-
-def channel_actions(status: str) -> tuple[str, ...]:
-    """What a technician may do with a ticket in this status (the cards in channels are for technicians)."""
-    if status == Status.CLOSED.value:
-        return ()
-    allowed = ("add_note", "set_status", "close")
-    done = status in (Status.RESOLVED.value, Status.CLOSED.value)
-    return allowed if done else ("assign_to_me", *allowed, "escalate")
-
-
-def _action_basis(view: TicketView | Mapping[str, Any]) -> tuple[int, int, str, tuple[str, ...]]:
-    if isinstance(view, TicketView):
-        return view.number, view.version, view.status, view.actions
-    status = str(view["status"])
-    return int(view["number"]), int(view["version"]), status, channel_actions(status)
 
 
 def _status_select(status: str, close_separately: bool, tr: Translator) -> dict[str, Any] | None:
@@ -385,12 +347,6 @@ def list_blocks(
         more_link = link(tickets_url(public_url), tr.t("view in PSA"))
         blocks.append(context(f"{text} · {more_link}"))
     return blocks
-
-
-def list_title(view: TicketListView, locale: str) -> str:
-    """The list's title (a msgid with ``view.params``) and its count, as raw text."""
-    tr = translator(locale)
-    return f"{tr.t(view.title, **view.params)} ({max(view.total, len(view.tickets))})"
 
 
 def ticket_list(view: TicketListView, *, locale: str, public_url: str, timezone: str | None = None) -> Message:

@@ -6,10 +6,9 @@ per viewer); it links to the PSA instead.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final
-from urllib.parse import SplitResult, urlsplit
 
+from psa_chatops.cards.links import number_from_url
 from psa_chatops.cards.slack.messages import context, section
 from psa_chatops.cards.slack.text import bold, clip, clip_with_link, escape, link, ticket_url, translator
 from psa_chatops.cards.slack.ticket import name_text, priority_text, sla_marker, status_label
@@ -18,32 +17,7 @@ from psa_chatops.handlers.views import TicketView
 
 __all__ = ["number_from_url", "ticket_url", "unfurl"]
 
-_TICKET_PATH: Final = re.compile(r"(?:api/v1/)?tickets/([1-9][0-9]{0,17})/?")
-_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 SNIPPET: Final = 300  # characters of the description in an unfurl
-
-
-def number_from_url(public_url: str, url: str) -> int | None:
-    """The ticket number when ``url`` is one of ours (``{public_url}/tickets/{n}`` or ``.../api/v1/tickets/{n}``,
-    with or without a trailing slash, query or fragment), else None."""
-    base, target = urlsplit(public_url.strip()), urlsplit(url.strip())
-    if _origin(base) is None or _origin(base) != _origin(target):
-        return None
-    prefix = base.path.rstrip("/") + "/"
-    if not target.path.startswith(prefix):
-        return None
-    match = _TICKET_PATH.fullmatch(target.path[len(prefix) :])
-    return int(match.group(1)) if match else None
-
-
-def _origin(parts: SplitResult) -> tuple[str, str, int] | None:
-    try:
-        scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
-    except ValueError:  # a port that is not a number
-        return None
-    if scheme not in _DEFAULT_PORTS or not host:
-        return None
-    return scheme, host.lower(), port or _DEFAULT_PORTS[scheme]
 
 
 def unfurl(view: TicketView, *, locale: str, public_url: str, timezone: str | None = None) -> dict[str, Any]:

@@ -12,8 +12,8 @@ import html
 from collections.abc import Sequence
 from typing import Any, Final
 
-from psa_chatops.cards.slack.ticket import priority_label, status_label
-from psa_chatops.cards.slack.unfurl import number_from_url
+from psa_chatops.cards.labels import priority_label, status_label
+from psa_chatops.cards.links import number_from_url
 from psa_chatops.cards.teams.messages import (
     Card,
     Element,

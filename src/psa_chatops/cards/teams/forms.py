@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Final
 
-from psa_chatops.cards.slack.ticket import status_label
+from psa_chatops.cards.labels import status_label
 from psa_chatops.cards.teams import ids
 from psa_chatops.cards.teams.messages import (
     Card,

@@ -9,15 +9,20 @@ Size limits are bytes of the serialised JSON (:func:`card_size`, ASCII-escaped: 
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
+from psa_chatops.cards.commands import (
+    CATEGORY_LABELS,
+    CommandHelp,
+    closest,
+    command_names,
+    customer_line,
+    priority_line,
+)
 from psa_chatops.cards.teams.text import clip, clip_escaped, code, escape, plain, translate_md
 from psa_chatops.core.errors import N_
-from psa_chatops.core.priorities import Priority
 from psa_chatops.core.routing import Category, RoutingRule
 from psa_chatops.i18n import normalise_locale, translate, translate_plural
 
@@ -215,14 +220,6 @@ def budget(full: int, scale: float) -> int:
 # --- help -------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CommandHelp:
-    name: str  # the first word, as typed to the bot
-    usage: str
-    example: str
-    description: str  # msgid
-
-
 COMMANDS: Final[tuple[CommandHelp, ...]] = (
     CommandHelp("ticket", "ticket <number>", "ticket 12345", N_("Show a ticket with its buttons.")),
     CommandHelp("new", "new [title]", "new VPN down", N_("Open the form for a new ticket.")),
@@ -258,19 +255,12 @@ COMMANDS: Final[tuple[CommandHelp, ...]] = (
     CommandHelp("help", "help", "help", N_("This list.")),
 )
 
-COMMAND_NAMES: Final[tuple[str, ...]] = tuple(dict.fromkeys(c.name for c in COMMANDS))
+COMMAND_NAMES: Final[tuple[str, ...]] = command_names(COMMANDS)
 
 
 def closest_command(word: str) -> str | None:
     """The command the user probably meant ("subscibe" → "subscribe"), or None when nothing is close."""
-    word = word.strip().lower()
-    if not word:
-        return None
-    prefixed = [name for name in COMMAND_NAMES if name.startswith(word)]
-    if len(prefixed) == 1:
-        return prefixed[0]
-    matches = difflib.get_close_matches(word, COMMAND_NAMES, n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    return closest(word, COMMAND_NAMES)
 
 
 def help_card(locale: str, *, unknown: str | None = None, suggestion: str | None = None) -> Card:
@@ -351,16 +341,6 @@ def link_instructions_card(locale: str, *, email_hint: str | None = None, link_u
 
 # --- subscribe ---------------------------------------------------------------------------------------------------
 
-CATEGORY_LABELS: Final[dict[Category, str]] = {
-    Category.NEW: N_("new tickets"),
-    Category.ASSIGNMENT: N_("assignments"),
-    Category.STATUS: N_("status changes"),
-    Category.NOTE: N_("notes"),
-    Category.PRIORITY: N_("priority changes"),
-    Category.SLA: N_("SLA warnings and breaches"),
-    Category.ESCALATION: N_("escalations"),
-}
-
 
 def subscription_card(rule: RoutingRule, locale: str, *, customer_name: str | None = None) -> Card:
     """What this channel now hears about (the reply to ``subscribe``)."""
@@ -368,26 +348,16 @@ def subscription_card(rule: RoutingRule, locale: str, *, customer_name: str | No
     lead = translate_md(
         N_("This channel receives: {events}."), locale, events=escape(events or translate("nothing yet", locale))
     )
-    lines = [lead, _customer_line(rule, customer_name, locale), _priority_line(rule, locale)]
+    lines = [
+        lead,
+        customer_line(rule, customer_name, locale, escape, translate_md),
+        priority_line(rule, locale, escape, translate_md),
+    ]
     if rule.dispatchers:
         lines.append(escape(translate("Escalations that page the dispatchers always come here.", locale)))
     hint = escape(translate("Change it with subscribe, stop it with unsubscribe.", locale))
     body = [text_block("🔔 " + "\n\n".join(lines)), text_block(hint, subtle=True, size="Small")]
     return adaptive_card(body, locale=locale, fallback_text=_strip_md(lead))
-
-
-def _customer_line(rule: RoutingRule, customer_name: str | None, locale: str) -> str:
-    if rule.customer_id is None:
-        return escape(translate("Customers: all", locale))
-    name = customer_name or rule.customer_id
-    return translate_md(N_("Customer: {customer}"), locale, customer=escape(clip(name, 200)))
-
-
-def _priority_line(rule: RoutingRule, locale: str) -> str:
-    if rule.min_priority is None or rule.min_priority is Priority.LOW:
-        return escape(translate("Priorities: all", locale))
-    label = translate(rule.min_priority.label, locale)
-    return translate_md(N_("Priority: {priority} or higher"), locale, priority=escape(label))
 
 
 def unsubscribed_card(removed: int, locale: str) -> Card:

@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import quote
 
-from psa_chatops.i18n import DEFAULT_LOCALE, Translator, normalise_locale, pick_timezone, translate
+from psa_chatops.cards.links import ticket_url, tickets_url
+from psa_chatops.cards.texts import ELLIPSIS, clip, fill, translator
+from psa_chatops.i18n import translate
 
 __all__ = [
     "ELLIPSIS",
@@ -39,7 +41,6 @@ __all__ = [
     "translator",
 ]
 
-ELLIPSIS: Final = "…"
 _WORD_JOINER: Final = "\u2060"
 # Markdown's punctuation that Teams' TextBlock parser acts on anywhere in a line (links, emphasis, code, tags).
 _SPECIALS: Final = re.compile(r"([\\`*_\[\]()<>~|!])")
@@ -68,15 +69,6 @@ def plain(text: str, limit: int | None = None) -> str:
     mention tags defused with an invisible word joiner (``<at>`` → ``<\u2060at>``), then clipped."""
     defused = _MENTION_TAG.sub(lambda m: "<" + _WORD_JOINER + m.group(1), text)
     return clip(defused, limit) if limit is not None else defused
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` shortened to ``limit`` characters, ending in an ellipsis when it was cut."""
-    if limit < 1:
-        raise ValueError("limit must be positive")
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rstrip() + ELLIPSIS
 
 
 def clip_escaped(escaped: str, limit: int) -> str:
@@ -135,28 +127,4 @@ def translate_md(msgid: str, locale: str, /, **markdown: object) -> str:
 
     Mark the msgid with ``N_`` at the call site so that ``scripts/i18n-update`` extracts it.
     """
-    template = escape(translate(msgid, locale))
-    try:
-        return template.format_map(_Params(markdown))
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError):  # a broken translation must not crash
-        return template
-
-
-class _Params(dict[str, object]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def translator(locale: str, timezone: str | None = None) -> Translator:
-    """The recipient's language and timezone, forgiving: an unknown locale is English, an unknown zone is UTC."""
-    return Translator(normalise_locale(locale, DEFAULT_LOCALE), pick_timezone(timezone, default="UTC"))
-
-
-def ticket_url(public_url: str, number: int) -> str:
-    """The ticket's page in the PSA: ``{public_url}/tickets/{number}``."""
-    return f"{public_url.rstrip('/')}/tickets/{number}"
-
-
-def tickets_url(public_url: str) -> str:
-    """The PSA's ticket list, where "more in PSA" links point."""
-    return f"{public_url.rstrip('/')}/tickets"
+    return fill(escape(translate(msgid, locale)), markdown)

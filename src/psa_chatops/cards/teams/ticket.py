@@ -13,12 +13,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from psa_chatops.cards.slack.ticket import (
-    channel_actions,
+from psa_chatops.cards import wording
+from psa_chatops.cards.labels import (
+    SLA_STATE_LABELS,
+    action_basis,
+    list_title,
     priority_label,
     sla_target_label,
     source_label,
     status_label,
+    worst_sla,
 )
 from psa_chatops.cards.teams import ids
 from psa_chatops.cards.teams.forms import close_form, escalate_form, note_form, status_form
@@ -80,11 +84,12 @@ NAME: Final = 200
 PRIORITY_EMOJI: Final[Mapping[str, str]] = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "⚪"}
 PRIORITY_COLOR: Final[Mapping[str, str]] = {"critical": "Attention", "high": "Warning"}
 SLA_MARKERS: Final[Mapping[str, tuple[str, str]]] = {
-    "warning": ("⚠️", N_("at risk")),
-    "breached": ("🚨", N_("breached")),
-    "met": ("✅", N_("met")),
-    "paused": ("⏸️", N_("paused")),
+    "warning": ("⚠️", SLA_STATE_LABELS["warning"]),
+    "breached": ("🚨", SLA_STATE_LABELS["breached"]),
+    "met": ("✅", SLA_STATE_LABELS["met"]),
+    "paused": ("⏸️", SLA_STATE_LABELS["paused"]),
 }
+_SLA_EMOJI: Final[Mapping[str, str]] = {state: emoji for state, (emoji, _) in SLA_MARKERS.items()}
 SLA_COLOR: Final[Mapping[str, str]] = {"warning": "Warning", "breached": "Attention", "met": "Good"}
 SLA_STYLE: Final[Mapping[str, str]] = {"warning": "warning", "breached": "attention"}
 
@@ -99,18 +104,16 @@ def priority_text(priority: str, locale: str) -> str:
 
 def sla_marker(state: str, locale: str) -> str:
     """Escaped markdown such as "⚠️ **at risk**"; empty for an SLA that is simply running."""
-    if state not in SLA_MARKERS:
-        return ""
-    emoji, label = SLA_MARKERS[state]
-    text = escape(translator(locale).t(label))
-    return f"{emoji} {bold(text) if state in ('warning', 'breached') else text}"
+    return wording.sla_marker(state, locale, _SLA_EMOJI, escape, bold)
 
 
 def name_text(raw: str | None, fallback_msgid: str, tr: Translator) -> str:
     """An escaped, clipped name, or the translated fallback ("unassigned") in italics."""
-    if raw:
-        return escape(clip(raw, NAME))
-    return f"_{escape(tr.t(fallback_msgid))}_"
+    return wording.name_text(raw, fallback_msgid, tr, escape, _italic)
+
+
+def _italic(escaped: str) -> str:
+    return f"_{escaped}_"
 
 
 def when(moment: datetime | None) -> str:
@@ -169,11 +172,6 @@ def _header(view: TicketView, url: str, tr: Translator) -> Element:
     head = f"#{view.number} "
     title = clip_with_link(view.title, TITLE, url, tr.locale) if view.title.strip() else ""
     return text_block(escape(head) + title, size="Large", weight="Bolder")
-
-
-def worst_sla(slas: tuple[SlaView, ...]) -> SlaView | None:
-    risky = [s for s in slas if s.state in ("warning", "breached")]
-    return max(risky, key=lambda s: (s.state == "breached", s.percent), default=None)
 
 
 def _sla_banner(view: TicketView, tr: Translator) -> list[Element]:
@@ -281,7 +279,7 @@ def ticket_actions(view: TicketView | Mapping[str, Any], *, locale: str, public_
 
     No ticket action, no buttons at all: the footer links to the PSA. Otherwise "Open in PSA" comes last.
     """
-    number, version, status, allowed = _action_basis(view)
+    number, version, status, allowed = action_basis(view)
     tr = translator(locale)
     data = action_data(number, version)
     actions: list[Action] = []
@@ -301,13 +299,6 @@ def ticket_actions(view: TicketView | Mapping[str, Any], *, locale: str, public_
     if actions:
         actions.append(open_url_action(tr.t("Open in PSA"), ticket_url(public_url, number)))
     return actions
-
-
-def _action_basis(view: TicketView | Mapping[str, Any]) -> tuple[int, int, str, tuple[str, ...]]:
-    if isinstance(view, TicketView):
-        return view.number, view.version, view.status, view.actions
-    status = str(view["status"])
-    return int(view["number"]), int(view["version"]), status, channel_actions(status)
 
 
 # --- lists ------------------------------------------------------------------------------------------------------
@@ -336,12 +327,6 @@ def summary_block(ticket: TicketSummaryView, *, locale: str, public_url: str) ->
     block = container([text_block(first), second], separator=True)
     block["selectAction"] = {"type": "Action.OpenUrl", "url": url}
     return block
-
-
-def list_title(view: TicketListView, locale: str) -> str:
-    """The list's title (a msgid with ``view.params``) and its count, as raw text."""
-    tr = translator(locale)
-    return f"{tr.t(view.title, **view.params)} ({max(view.total, len(view.tickets))})"
 
 
 def ticket_list_card(

@@ -44,6 +44,7 @@ STEPS = [
     Step("kill9", "bench.kill9", [], 150),
     Step("api", "bench.api", [], 180),
     Step("slack", "bench.slack", [], 180),
+    Step("teams", "bench.teams", [], 180),
 ]
 QUICK_ARGS = {
     "commands": ["--commands", "600", "--tickets", "60"],
@@ -51,6 +52,7 @@ QUICK_ARGS = {
     "kill9": ["--commands", "300"],
     "api": ["--requests", "800", "--creates", "400"],
     "slack": ["--requests", "500", "--seconds", "3"],
+    "teams": ["--requests", "300", "--seconds", "3"],
 }
 
 
@@ -239,6 +241,7 @@ def summary_section(results: dict[str, Outcome]) -> list[str]:
         )
     rows += _api_summary_rows(results["api"].result)
     rows += _slack_summary_rows(results["slack"].result)
+    rows += _teams_summary_rows(results["teams"].result)
     for outcome in results.values():
         if outcome.error:
             rows.append([f"`{outcome.step.module}`", "finishes", f"FAILED: {outcome.error}", "❌"])
@@ -285,6 +288,50 @@ def _slack_summary_rows(slack: dict[str, Any] | None) -> list[list[str]]:
             _mark(steady["p99_ms"] < slack["target_p99_ms"] and steady["errors"] == 0),
         ],
     ]
+
+
+def _teams_summary_rows(teams: dict[str, Any] | None) -> list[list[str]]:
+    if not teams:
+        return []
+    m, i = teams["messages"], teams["invoke"]
+    return [
+        [
+            "Teams message `ticket N`, reply delivered to the connector",
+            "recorded (no target)",
+            f"{_n(m['per_second'], 1)}/s, p50 {m['p50_ms']} ms, p99 {m['p99_ms']} ms,"
+            f" {_n(m['replies_delivered'])} replies",
+            "recorded",
+        ],
+        [
+            f"Teams `adaptiveCard/action` round trip p99 at {_n(i['rate'])}/s",
+            f"< {_n(teams['target_invoke_p99_ms'])} ms",
+            f"p99 {i['p99_ms']} ms, p50 {i['p50_ms']} ms, {i['errors']} errors",
+            _mark(i["p99_ms"] < teams["target_invoke_p99_ms"] and i["errors"] == 0),
+        ],
+    ]
+
+
+def teams_section(outcome: Outcome) -> list[str]:
+    teams = outcome.result
+    lines = [
+        "## 6. Teams activities — `bench/teams.py`",
+        "",
+        "Message activities `ticket N` posted to `/api/messages` of the real service (`bench/teams_server.py`:"
+        " sandbox without an app id, i.e. anonymous like the Bot Framework Emulator; demo directory, 100 tickets,"
+        " request logs on); the reply card goes to a loopback Bot Connector stand-in before the request returns, so"
+        " the latency includes its delivery. Then `adaptiveCard/action` invokes (the card's `ticket.refresh` verb:"
+        " read the ticket, answer with the re-rendered card) at a steady rate, open loop.",
+        "",
+    ]
+    if not teams:
+        return [*lines, f"FAILED: {outcome.error}", ""]
+    m, i = teams["messages"], teams["invoke"]
+
+    def row(name: str, r: dict[str, Any]) -> list[str]:
+        return [name, _n(r["per_second"], 1), str(r["p50_ms"]), str(r["p99_ms"]), str(r["errors"])]
+
+    rows = [row(f"messages, {teams['concurrency']} connections", m), row(f"invokes at a steady {_n(i['rate'])}/s", i)]
+    return [*lines, *_table(["Run", "Requests/s", "p50 ms", "p99 ms", "Errors"], rows), ""]
 
 
 def slack_section(outcome: Outcome) -> list[str]:
@@ -727,6 +774,7 @@ def render(results: dict[str, Outcome], host: list[tuple[str, str]], seconds: fl
         *kill9_section(results["kill9"]),
         *api_section(results["api"]),
         *slack_section(results["slack"]),
+        *teams_section(results["teams"]),
         *findings_section(results),
         "## Reproduce one part",
         "",
@@ -736,6 +784,7 @@ def render(results: dict[str, Outcome], host: list[tuple[str, str]], seconds: fl
         ".venv/bin/python -m bench.kill9 --commands 1000   # --pace-ms 5: a gentler driver; --sink-delay-ms 50",
         ".venv/bin/python -m bench.api --requests 4000 --creates 2000 --concurrency 16",
         ".venv/bin/python -m bench.slack --requests 3000 --concurrency 16 --rate 100 --seconds 10",
+        ".venv/bin/python -m bench.teams --requests 2000 --concurrency 16 --rate 50 --seconds 10",
         "```",
         "",
         "PostgreSQL runs use the server on 127.0.0.1:5432 (trust auth, override with `PSA_BENCH_PG_ADMIN`) and a"

@@ -51,3 +51,15 @@ async def test_web_only_process_is_ready_without_a_dispatcher(
     body = await (await client.get("/readyz")).json()
     assert body["ready"] is True
     assert body["checks"]["dispatcher"] == {"ok": True, "running": False, "in_this_process": False}
+
+
+async def test_privacy_and_terms_pages_in_both_languages(
+    aiohttp_client: AiohttpClient, tmp_path: Path, clock: FrozenClock
+) -> None:
+    """The Teams app package links to them (privacyUrl, termsOfUseUrl)."""
+    client = await aiohttp_client(create_app(sandbox_settings(tmp_path), clock=clock))
+    english = await client.get("/privacy")
+    assert english.status == 200
+    assert "IT service provider" in await english.text()
+    german = await client.get("/terms", headers={"Accept-Language": "de-DE"})
+    assert "Dienstleister" in await german.text()

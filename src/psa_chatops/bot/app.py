@@ -19,11 +19,13 @@ from psa_chatops.bot.api.app import add_api, api_ctx
 from psa_chatops.bot.api.docs import add_docs
 from psa_chatops.bot.calendar import add_calendar
 from psa_chatops.bot.metrics import Metrics
-from psa_chatops.bot.middlewares import observe, problem_json
+from psa_chatops.bot.middlewares import observe, problem_json, request_locale
 from psa_chatops.bot.settings import Settings
 from psa_chatops.bot.slack.app import add_slack
 from psa_chatops.bot.teams.app import add_teams
+from psa_chatops.core.errors import N_
 from psa_chatops.handlers.ports import Clock
+from psa_chatops.i18n import translate
 from psa_chatops.storage.engine import read_connection
 from psa_chatops.storage.outbox import OutboxStore
 from psa_chatops.storage.unit_of_work import SystemClock
@@ -42,6 +44,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     add_calendar(app)  # GET /calendar/{token}.ics: the customers' maintenance window feeds
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/privacy", privacy)
+    app.router.add_get("/terms", terms)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
@@ -64,6 +68,27 @@ async def index(request: web.Request) -> web.Response:
             },
         }
     )
+
+
+PRIVACY = N_(
+    "psa-chatops is run by your IT service provider. It stores what you send it (tickets, notes, your chat user id "
+    "and e-mail address for linking) in your provider's PSA, and nothing elsewhere. Ask your provider to see or "
+    "delete your data."
+)
+TERMS = N_(
+    "psa-chatops connects your chat to your IT service provider's PSA. Use it for support requests with your "
+    "provider; their service agreement applies."
+)
+
+
+async def privacy(request: web.Request) -> web.Response:
+    """The page a Teams app package must link to (``privacyUrl``)."""
+    return web.Response(text=translate(PRIVACY, request_locale(request)), content_type="text/plain")
+
+
+async def terms(request: web.Request) -> web.Response:
+    """The page a Teams app package must link to (``termsOfUseUrl``)."""
+    return web.Response(text=translate(TERMS, request_locale(request)), content_type="text/plain")
 
 
 async def healthz(_request: web.Request) -> web.Response:

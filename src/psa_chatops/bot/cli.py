@@ -496,6 +496,27 @@ def manifest_slack(
     typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
+@manifest_app.command("teams")
+def manifest_teams(
+    app_id: Annotated[str, typer.Option(help="The bot's Microsoft App ID (a GUID), also the Teams app id.")],
+    url: Annotated[str, typer.Option(help="The service's public https URL.")],
+    out: Annotated[str, typer.Option(help="Folder to write psa-chatops-teams.zip into.")] = ".",
+) -> None:
+    """Build the Teams app package (manifest.json and the two icons) for this service at URL."""
+    from pathlib import Path
+
+    from psa_chatops.bot.teams import manifest
+
+    try:
+        document = manifest.render(manifest.read_template(), app_id, url)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    target = manifest.build(document, Path(out))
+    typer.echo(str(target.resolve()))  # verbatim: no wrapping or markup
+    err.print("Upload it in Teams: Apps > Manage your apps > Upload an app.")
+
+
 # --- psa calendar: the customers' iCalendar feeds and the Microsoft 365 calendar sync ---------------------------------
 
 calendar_app = typer.Typer(help="Maintenance window calendars: iCalendar feeds and the Microsoft 365 sync.")

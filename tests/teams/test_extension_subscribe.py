@@ -57,3 +57,15 @@ async def test_subscribe_and_unsubscribe_a_channel(teams: Teams) -> None:
     valid(await teams.say("unsubscribe", conversation=CHANNEL, conversation_type="channel"))
     async with teams.engine.connect() as conn:
         assert not (await conn.execute(select(rules).where(rules.c.destination == f"teams:{CHANNEL}"))).all()
+
+
+async def test_the_forms_customer_typeahead_finds_visible_customers(teams: Teams) -> None:
+    value = {"queryText": "Müller", "dataset": "customers", "queryOptions": {"skip": 0, "top": 10}}
+    status, body = await teams.invoke("application/search", value)
+    assert status == 200
+    assert body["type"] == "application/vnd.microsoft.search.searchResponse"
+    assert [r["value"] for r in body["value"]["results"]] == ["CUST-789"]
+    everyone = await teams.invoke("application/search", {**value, "queryText": ""})
+    assert {r["value"] for r in everyone[1]["value"]["results"]} >= {"CUST-789", "CUST-100"}
+    _, unknown = await teams.invoke("application/search", {**value, "dataset": "planets"})
+    assert unknown["statusCode"] == 400

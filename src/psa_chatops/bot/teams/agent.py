@@ -3,7 +3,8 @@
 Every activity first refreshes the conversation's row in ``teams_conversations`` (the reference for proactive
 messages; skipped when unchanged). Messages are chat commands, or an ``Action.Submit`` fallback when they carry
 a ``value`` with a verb; invokes are card actions (``adaptiveCard/action``) and the message extension
-(``composeExtension/query``, ``composeExtension/queryLink``), answered in the HTTP response.
+(``composeExtension/query``, ``composeExtension/queryLink``) and the form's typeahead (``application/search``),
+answered in the HTTP response.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 from microsoft_agents.hosting.core.channel_service_adapter import ChannelServiceAdapter
 
-from psa_chatops.bot.teams import actions, activities, conversation, extension, replies
+from psa_chatops.bot.teams import actions, activities, conversation, extension, replies, typeahead
 from psa_chatops.bot.teams.runtime import TeamsRuntime
 
 logger = logging.getLogger(__name__)
@@ -129,6 +130,8 @@ async def invoked(rt: TeamsRuntime, turn_context: TurnContext) -> Payload | None
     if activity.name in extension.INVOKES:
         said = await _said(rt, turn_context)
         return await extension.answer(said, activity.name, activity.value)
+    if activity.name == typeahead.SEARCH:
+        return await typeahead.answer(await _said(rt, turn_context), activity.value)
     return None
 
 

@@ -10,7 +10,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from psa_chatops.bot.api import keys as api_keys
-from tests.bot.api.conftest import Api
+from tests.bot.api.conftest import Api, MakeApi
 
 V1 = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -421,3 +421,30 @@ async def test_business_hours_must_leave_the_sla_clock_room(api: Api) -> None:
     assert locations(refused) == {"body.targets"}
     assert [e["msg"].split()[5] for e in refused["errors"]] == ["CUST-100", "CUST-789"]
     await patch(api, "/sla-policies/standard", {"around_the_clock": ["low"], "targets": {"low": year}}, auth)
+
+
+async def test_window_writes_queue_their_calendar_sync_in_the_same_transaction(make_api: MakeApi) -> None:
+    """With a calendar configured (the sandbox records instead of calling Graph), every window write through the
+    API leaves exactly one outbox row for the calendar, committed with the window."""
+    from sqlalchemy import text
+
+    from psa_chatops.bot import keys
+
+    api = await make_api(graph_calendar_user="ops@msp.example")
+    auth = await api.auth(WRITE)
+    body = {
+        "id": "MW-9",
+        "customer_id": "CUST-789",
+        "title": "Patch day",
+        "starts_at": "2026-12-05T22:00:00+01:00",
+        "ends_at": "2026-12-06T02:00:00+01:00",
+        "asset_ids": [],
+    }
+    await post(api, "/maintenance-windows", body, auth)
+    await patch(api, "/maintenance-windows/MW-9", {"title": "Patch day (moved)"}, auth)
+    await post(api, "/maintenance-windows", {**body, "id": "MW-10", "ends_at": "2026-12-05T20:00:00Z"}, auth, 422)
+    async with api.app[keys.ENGINE].connect() as conn:
+        rows = (
+            await conn.execute(text("SELECT destination, event_type FROM outbox WHERE destination LIKE 'calendar:%'"))
+        ).all()
+    assert [tuple(r) for r in rows] == [("calendar:ops@msp.example", "MaintenanceWindowChanged")] * 2

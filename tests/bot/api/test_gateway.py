@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from psa_chatops.bot import keys
 from psa_chatops.bot.api import keys as api_keys
-from psa_chatops.bot.api.gateway import KEY_CACHE
 from tests.bot.api.conftest import Api, MakeApi
 from tests.conftest import FrozenClock
 
@@ -43,7 +42,7 @@ async def test_wrong_or_revoked_key_is_401(api: Api) -> None:
     key_id = key.split("_")[1]
     assert (await api.client.get("/api/v1/tickets", headers={"X-API-Key": key})).status == 200
     await api.app[api_keys.API_KEYS].revoke(key_id, now=api.app[keys.CLOCK].now())
-    api.app[KEY_CACHE].clear()  # what the admin API does after a revoke in this process
+    api.app[api_keys.DEPS].key_cache.clear()  # what the admin API does after a revoke in this process
     assert (await api.client.get("/api/v1/tickets", headers={"X-API-Key": key})).status == 401
 
 

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from psa_chatops.bot import keys
-from psa_chatops.bot.api import gateway
 from psa_chatops.bot.api import keys as api_keys
 from psa_chatops.bot.api.directory import Page, actor_of, customer_issues, decode_cursor, invalid, paged, read
 from psa_chatops.bot.api.operations import Call
@@ -133,7 +132,7 @@ async def revoke_api_key(call: Call, key_id: str) -> None:
     """Revoked at once in this process (its verified-key cache is emptied); other processes within 30 seconds."""
     await api_key(call, key_id)
     await call.request.config_dict[api_keys.API_KEYS].revoke(key_id, now=call.now())
-    call.request.config_dict[gateway.KEY_CACHE].clear()
+    call.request.config_dict[api_keys.DEPS].key_cache.clear()
 
 
 def _scope_issues(scopes: Sequence[str]) -> list[Issue]:

@@ -78,23 +78,18 @@ async def api_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[api_keys.API_KEYS] = ApiKeyStore(engine, writer=writer)
     app[api_keys.AUDIT] = AuditLog(engine, writer=writer)
-    app[api_keys.IDEMPOTENCY] = IdempotencyStore(engine, writer=writer)
-    app[api_keys.RATE_LIMITER] = limiter = build_rate_limiter(redis_url)
+    limiter = build_rate_limiter(redis_url)
     cache = build_response_cache(redis_url) if settings.api_cache else MemoryResponseCache(max_entries=1)
-    app[api_keys.RESPONSE_CACHE] = cache
     app[api_keys.TOKEN_ISSUER] = issuer
     app[api_keys.TOKEN_VERIFIER] = verifier = _verifier(settings, issuer, app[keys.HTTP])
-    app[gateway.KEY_CACHE] = {}
-    app[gateway.POLICIES] = gateway.rate_policies(settings)
     app[api_keys.DEPS] = api_keys.ApiDeps(
         settings=settings,
         clock=app[keys.CLOCK],
         keys=app[api_keys.API_KEYS],
         limiter=limiter,
         cache=cache,
-        idempotency=app[api_keys.IDEMPOTENCY],
-        policies=app[gateway.POLICIES],
-        key_cache=app[gateway.KEY_CACHE],
+        idempotency=IdempotencyStore(engine, writer=writer),
+        policies=gateway.rate_policies(settings),
     )
     invalidator = EventInvalidator(cache)
     app[keys.BUS].after_commit.append(invalidator)

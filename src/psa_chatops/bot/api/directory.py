@@ -123,7 +123,7 @@ async def read(call: Call, work: Callable[[SqlConnection], Awaitable[R]]) -> R:
 
 
 async def invalidate(call: Call, *tags: str) -> None:
-    await call.request.config_dict[api_keys.RESPONSE_CACHE].invalidate(set(tags))
+    await call.request.config_dict[api_keys.DEPS].cache.invalidate(set(tags))
 
 
 @functools.cache

@@ -36,13 +36,11 @@ from psa_chatops.bot.settings import Settings
 from psa_chatops.core.errors import DomainError
 from psa_chatops.handlers.ports import AuditSlot
 from psa_chatops.i18n import translate
-from psa_chatops.storage.api_keys import ApiKeyRecord, split_key
+from psa_chatops.storage.api_keys import ApiKeyRecord, digest, split_key
 from psa_chatops.storage.audit_log import AuditEntry
 
 logger = logging.getLogger("psa_chatops.api")
 DECISIONS: web.RequestKey[list[Decision]] = web.RequestKey("rate_decisions")
-KEY_CACHE: web.AppKey[dict[str, tuple[float, ApiKeyRecord]]] = web.AppKey("api_key_cache")
-POLICIES: web.AppKey[dict[str, RatePolicy]] = web.AppKey("rate_policies")
 KEY_CACHE_SECONDS = 30.0
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SLUG_OF_KIND = {"not_found": "not-found", "forbidden": "forbidden", "invalid": "validation-error"}
@@ -222,8 +220,6 @@ def key_principal(record: ApiKeyRecord) -> Principal:
 async def _key_record(request: web.Request, credential: str) -> ApiKeyRecord | None:
     """Verified keys are remembered for 30 s (by their hash), so a hot key costs no database read per request;
     a revocation takes effect within that time (at once in the process that revoked it)."""
-    from psa_chatops.storage.api_keys import digest
-
     cache = _deps(request).key_cache
     fingerprint = digest(credential)
     loop_time = asyncio.get_running_loop().time()

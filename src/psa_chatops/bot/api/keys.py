@@ -35,9 +35,6 @@ class ApiDeps:
 DEPS = web.AppKey("api_deps", ApiDeps)
 API_KEYS = web.AppKey("api_keys", ApiKeyStore)
 AUDIT = web.AppKey("audit_log", AuditLog)
-IDEMPOTENCY = web.AppKey("idempotency", IdempotencyStore)
-RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
-RESPONSE_CACHE = web.AppKey("response_cache", ResponseCache)
 TOKEN_ISSUER = web.AppKey("token_issuer", TokenIssuer)
 TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)
 

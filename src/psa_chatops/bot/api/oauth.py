@@ -14,7 +14,7 @@ from aiohttp import web
 
 from psa_chatops.bot import keys
 from psa_chatops.bot.api import keys as api_keys
-from psa_chatops.bot.api.ratelimit import RatePolicy, rate_limit_headers
+from psa_chatops.bot.api.ratelimit import rate_limit_headers
 from psa_chatops.bot.api.tokens import jwks_document
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -27,9 +27,8 @@ def _error(status: int, error: str, description: str, headers: dict[str, str] | 
 
 
 async def token(request: web.Request) -> web.Response:
-    settings = request.config_dict[keys.SETTINGS]
-    policy = RatePolicy(rate=settings.api_rate_per_ip, burst=settings.api_burst_per_ip, name="per-ip")
-    decision = await request.config_dict[api_keys.RATE_LIMITER].hit(f"ip:{request.remote}", policy)
+    deps = request.config_dict[api_keys.DEPS]  # the gateway's per-address bucket: one budget per client
+    decision = await deps.limiter.hit(f"ip:{request.remote}", deps.policies["ip"])
     if not decision.allowed:
         return _error(429, "slow_down", "too many token requests", rate_limit_headers([decision]))
     if request.content_type != "application/x-www-form-urlencoded":

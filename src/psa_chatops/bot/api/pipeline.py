@@ -55,7 +55,7 @@ def aiohttp_handler(op: Operation, version: str) -> AiohttpHandler:
             response = _deprecate(op, version, request, response)
         except BaseException:
             if idempotency is not None:
-                await request.config_dict[api_keys.IDEMPOTENCY].release(*idempotency)
+                await request[api_keys.REQUEST_DEPS].idempotency.release(*idempotency)
             raise
         if idempotency is not None:
             await _complete(request, idempotency, response)
@@ -229,7 +229,7 @@ async def _reserve(
         raise ProblemError(400, "invalid-parameter", detail="Idempotency-Key: 1 to 255 printable characters")
     scope = principal.id[:64]
     digest = hashlib.sha256(b"%s %s\n%s" % (op.method.encode(), request.path.encode(), raw)).hexdigest()
-    store = request.config_dict[api_keys.IDEMPOTENCY]
+    store = request[api_keys.REQUEST_DEPS].idempotency
     reservation = await store.reserve(scope, key, digest, now=request.config_dict[keys.CLOCK].now())
     if reservation.outcome == "mismatch":
         raise ProblemError(422, "idempotency-key-reused")
@@ -249,7 +249,7 @@ def _replayed(stored: dict[str, Any]) -> web.Response:
 
 
 async def _complete(request: web.Request, reservation: tuple[str, str], response: web.Response) -> None:
-    store = request.config_dict[api_keys.IDEMPOTENCY]
+    store = request[api_keys.REQUEST_DEPS].idempotency
     if response.status >= 500 or response.status in (409, 429):  # worth retrying: do not pin this answer
         await store.release(*reservation)
         return

@@ -46,7 +46,7 @@ async def _spend(call: Call, per_hour: int) -> None:
     """One token of the client address's hourly bucket; its headers join the gateway's (the tightest wins)."""
     policy = RatePolicy(rate=per_hour / 3600, burst=per_hour, name="sandbox-tokens")
     ip = call.request.remote or "unknown"
-    decision = await call.request.config_dict[api_keys.RATE_LIMITER].hit(f"sandbox-token:{ip}", policy)
+    decision = await call.request.config_dict[api_keys.DEPS].limiter.hit(f"sandbox-token:{ip}", policy)
     call.request[gateway.DECISIONS].append(decision)
     if not decision.allowed:
         detail = translate(N_("At most {n} sandbox tokens per hour from one address."), call.locale, n=per_hour)

@@ -9,9 +9,9 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from psa_chatops.bot import chat_queries
 from psa_chatops.bot.slack import payloads, replies, threads
 from psa_chatops.bot.slack.runtime import SlackRuntime
-from psa_chatops.handlers import queries
 from psa_chatops.handlers.views import TicketView
 
 Payload = dict[str, Any]
@@ -19,7 +19,7 @@ Payload = dict[str, Any]
 
 async def fresh(rt: SlackRuntime, user_id: str, number: int) -> tuple[TicketView, str]:
     context = await rt.context(user_id)
-    view = await rt.read(lambda uow: queries.show_ticket(number, uow=uow, now=rt.now()), context)
+    view = await chat_queries.ticket(rt, context, number)
     return view, rt.locale(context.actor)
 
 

@@ -17,13 +17,13 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from psa_chatops.bot import chat_queries
 from psa_chatops.bot.slack import modals, payloads, replies, texts
 from psa_chatops.bot.slack.runtime import SlackRuntime
 from psa_chatops.cards.slack import ids
 from psa_chatops.core import commands as cmd
 from psa_chatops.core.errors import DomainError
 from psa_chatops.core.tickets_state import Status
-from psa_chatops.handlers import queries
 from psa_chatops.handlers.ports import CommandContext
 from psa_chatops.handlers.views import TicketView
 from psa_chatops.i18n import translate
@@ -59,11 +59,7 @@ class Click:
         return replies.card(view, self.locale, self.rt.public_url, ephemeral_card=self.ephemeral)
 
     async def current(self) -> TicketView:
-        now = self.rt.now()
-        view: TicketView = await self.rt.read(
-            lambda uow: queries.show_ticket(self.number, uow=uow, now=now), self.context
-        )
-        return view
+        return await chat_queries.ticket(self.rt, self.context, self.number)
 
 
 async def act(rt: SlackRuntime, body: Payload, client: AsyncWebClient, respond: AsyncRespond) -> None:

@@ -11,6 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from psa_chatops.bot import chat_queries
 from psa_chatops.bot.slack import commands as c
 from psa_chatops.bot.slack import replies, subscriptions, texts
 from psa_chatops.bot.slack.modals import open_close_modal, open_new_ticket_modal
@@ -18,7 +19,6 @@ from psa_chatops.bot.slack.runtime import SlackRuntime
 from psa_chatops.core import commands as cmd
 from psa_chatops.core.errors import DomainError, InvalidError
 from psa_chatops.core.tickets_state import Visibility
-from psa_chatops.handlers import queries
 from psa_chatops.handlers.ports import CommandContext
 
 Payload = dict[str, Any]
@@ -54,7 +54,7 @@ class Call:
 
         done = await self.rt.once(f"command:{self.body.get('trigger_id')}", work)
         number = int(done["number"]) if done else int(getattr(command, "number", 0))
-        return self.card(await self.read(lambda uow: queries.show_ticket(number, uow=uow, now=self.rt.now())))
+        return self.card(await chat_queries.ticket(self.rt, self.context, number))
 
 
 def register(bolt: AsyncApp, rt: SlackRuntime) -> None:
@@ -98,31 +98,11 @@ def _help(request: c.Help | c.Unknown, locale: str) -> Payload:
 
 
 async def _show(request: c.ShowTicket, call: Call) -> Payload:
-    now = call.rt.now()
-    return call.card(await call.read(lambda uow: queries.show_ticket(request.number, uow=uow, now=now)))
+    return call.card(await chat_queries.ticket(call.rt, call.context, request.number))
 
 
-async def _mine(_request: c.Mine, call: Call) -> Payload:
-    now = call.rt.now()
-    return call.listing(await call.read(lambda uow: queries.my_tickets(uow=uow, now=now)))
-
-
-async def _queue(request: c.Queue, call: Call) -> Payload:
-    now = call.rt.now()
-    customer_id = await subscriptions.customer_id(call.rt, call.context.actor, request.customer)
-    statuses = (request.status,) if request.status else ()
-    view = await call.read(lambda uow: queries.queue(uow=uow, now=now, customer_id=customer_id, statuses=statuses))
-    return call.listing(view)
-
-
-async def _search(request: c.Search, call: Call) -> Payload:
-    now = call.rt.now()
-    return call.listing(await call.read(lambda uow: queries.search(request.text, uow=uow, now=now)))
-
-
-async def _sla(_request: c.Sla, call: Call) -> Payload:
-    now = call.rt.now()
-    return call.listing(await call.read(lambda uow: queries.sla_at_risk(uow=uow, now=now)))
+async def _list(request: chat_queries.ListRequest, call: Call) -> Payload:
+    return call.listing(await chat_queries.listing(call.rt, call.context, request))
 
 
 async def _assign(request: c.Assign, call: Call) -> Payload:
@@ -151,10 +131,10 @@ async def _unsubscribe(_request: c.Unsubscribe, call: Call) -> Payload:
 
 ANSWERS: dict[type[Any], Answer] = {
     c.ShowTicket: _show,
-    c.Mine: _mine,
-    c.Queue: _queue,
-    c.Search: _search,
-    c.Sla: _sla,
+    c.Mine: _list,
+    c.Queue: _list,
+    c.Search: _list,
+    c.Sla: _list,
     c.Assign: _assign,
     c.Note: _note,
     c.Close: _close,

@@ -22,6 +22,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
+from psa_chatops.bot import chat_queries
 from psa_chatops.bot.slack import modals, payloads, threads
 from psa_chatops.bot.slack.listeners_commands import answer
 from psa_chatops.bot.slack.runtime import SlackRuntime
@@ -184,7 +185,7 @@ async def publish_home(rt: SlackRuntime, body: Payload, client: AsyncWebClient) 
 
 
 async def _show(rt: SlackRuntime, context: CommandContext, number: int) -> TicketView:
-    view: TicketView = await rt.read(lambda uow: queries.show_ticket(number, uow=uow, now=rt.now()), context)
+    view: TicketView = await chat_queries.ticket(rt, context, number)
     return view
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from psa_chatops.bot import chat_queries
 from psa_chatops.bot.slack import payloads
 from psa_chatops.bot.slack.runtime import SlackRuntime
 from psa_chatops.cards.slack import modals
-from psa_chatops.handlers import queries
 from psa_chatops.handlers.ports import CommandContext
 
 Payload = dict[str, Any]
@@ -49,7 +49,7 @@ async def open_new_ticket_modal(
 async def open_close_modal(
     rt: SlackRuntime, client: AsyncWebClient, body: Payload, context: CommandContext, *, number: int, **extra: Any
 ) -> None:
-    ticket = await rt.read(lambda uow: queries.show_ticket(number, uow=uow, now=rt.now()), context)
+    ticket = await chat_queries.ticket(rt, context, number)
     metadata = payloads.to_metadata(number=number, **origin(body), **extra)
     view = modals.close_modal(ticket, rt.locale(context.actor), private_metadata=metadata)
     await client.views_open(trigger_id=body["trigger_id"], view=as_view(view))
@@ -58,7 +58,7 @@ async def open_close_modal(
 async def open_note_modal(
     rt: SlackRuntime, client: AsyncWebClient, body: Payload, context: CommandContext, *, number: int, **extra: Any
 ) -> None:
-    ticket = await rt.read(lambda uow: queries.show_ticket(number, uow=uow, now=rt.now()), context)
+    ticket = await chat_queries.ticket(rt, context, number)
     metadata = payloads.to_metadata(number=number, **origin(body), **extra)
     view = modals.add_note_modal(ticket, rt.locale(context.actor), private_metadata=metadata)
     await client.views_open(trigger_id=body["trigger_id"], view=as_view(view))

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from psa_chatops.bot import chat_queries
 from psa_chatops.bot.teams import activities, replies, texts
 from psa_chatops.bot.teams.runtime import TeamsRuntime
 from psa_chatops.cards.teams import ids
@@ -22,7 +23,6 @@ from psa_chatops.core import commands as cmd
 from psa_chatops.core.errors import DomainError, InvalidError
 from psa_chatops.core.priorities import Priority
 from psa_chatops.core.tickets_state import Source, Status, Visibility
-from psa_chatops.handlers import queries
 from psa_chatops.handlers.ports import CommandContext
 from psa_chatops.handlers.views import TicketView
 from psa_chatops.i18n import translate
@@ -59,8 +59,7 @@ class Click:
         return value
 
     async def current(self, number: int) -> TicketView:
-        now = self.rt.now()
-        view: TicketView = await self.rt.read(lambda uow: queries.show_ticket(number, uow=uow, now=now), self.context)
+        view: TicketView = await chat_queries.ticket(self.rt, self.context, number)
         return view
 
     def card(self, view: TicketView) -> Card:

@@ -12,13 +12,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from psa_chatops.bot import chat_queries
 from psa_chatops.bot.teams import commands as c
 from psa_chatops.bot.teams import replies, subscriptions, texts
 from psa_chatops.bot.teams.runtime import TeamsRuntime
 from psa_chatops.core import commands as cmd
 from psa_chatops.core.errors import DomainError, NotFoundError
 from psa_chatops.core.tickets_state import Visibility
-from psa_chatops.handlers import actors, queries
+from psa_chatops.handlers import actors
 from psa_chatops.handlers.ports import CommandContext
 from psa_chatops.storage import directory as store
 from psa_chatops.storage.engine import read_connection
@@ -60,8 +61,7 @@ class Said:
 
         done = await self.rt.once(f"message:{self.activity_id}", work)
         number = int(done["number"]) if done else int(getattr(command, "number", 0))
-        now = self.rt.now()
-        return self.card(await self.read(lambda uow: queries.show_ticket(number, uow=uow, now=now)))
+        return self.card(await chat_queries.ticket(self.rt, self.context, number))
 
 
 async def answer(said: Said) -> Card:
@@ -83,31 +83,11 @@ async def answer(said: Said) -> Card:
 
 
 async def _show(request: c.ShowTicket, said: Said) -> Card:
-    now = said.rt.now()
-    return said.card(await said.read(lambda uow: queries.show_ticket(request.number, uow=uow, now=now)))
+    return said.card(await chat_queries.ticket(said.rt, said.context, request.number))
 
 
-async def _mine(_request: c.Mine, said: Said) -> Card:
-    now = said.rt.now()
-    return said.listing(await said.read(lambda uow: queries.my_tickets(uow=uow, now=now)))
-
-
-async def _queue(request: c.Queue, said: Said) -> Card:
-    now = said.rt.now()
-    customer_id = await subscriptions.customer_id(said.rt, said.context.actor, request.customer)
-    statuses = (request.status,) if request.status else ()
-    view = await said.read(lambda uow: queries.queue(uow=uow, now=now, customer_id=customer_id, statuses=statuses))
-    return said.listing(view)
-
-
-async def _search(request: c.Search, said: Said) -> Card:
-    now = said.rt.now()
-    return said.listing(await said.read(lambda uow: queries.search(request.text, uow=uow, now=now)))
-
-
-async def _sla(_request: c.Sla, said: Said) -> Card:
-    now = said.rt.now()
-    return said.listing(await said.read(lambda uow: queries.sla_at_risk(uow=uow, now=now)))
+async def _list(request: chat_queries.ListRequest, said: Said) -> Card:
+    return said.listing(await chat_queries.listing(said.rt, said.context, request))
 
 
 async def _new(request: c.NewTicket, said: Said) -> Card:
@@ -158,10 +138,10 @@ async def link(said: Said) -> Card:
 
 ANSWERS: dict[type[Any], Callable[[Any, Said], Awaitable[Card]]] = {
     c.ShowTicket: _show,
-    c.Mine: _mine,
-    c.Queue: _queue,
-    c.Search: _search,
-    c.Sla: _sla,
+    c.Mine: _list,
+    c.Queue: _list,
+    c.Search: _list,
+    c.Sla: _list,
     c.NewTicket: _new,
     c.Note: _note,
     c.Close: _close,

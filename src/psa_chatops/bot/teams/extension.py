@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from psa_chatops.bot import chat_queries
 from psa_chatops.bot.teams import activities, replies
 from psa_chatops.bot.teams.conversation import Said
 from psa_chatops.cards.slack.unfurl import number_from_url
@@ -47,6 +48,5 @@ async def unfurl(said: Said, url: str) -> Payload:
     number = number_from_url(said.rt.public_url, url)
     if number is None:
         return {"composeExtension": {"type": "result", "attachmentLayout": "list", "attachments": []}}
-    now = said.rt.now()
-    view = await said.read(lambda uow: queries.show_ticket(number, uow=uow, now=now))
+    view = await chat_queries.ticket(said.rt, said.context, number)
     return replies.unfurled(view, said.locale, said.rt.public_url)

@@ -118,10 +118,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     secret = secrets.token_hex(16)
     rng = random.Random(5)
     with tempfile.TemporaryDirectory(prefix="psa-bench-slack-") as tmp:
+        bodies = [command(1, "U0BENCH") for _ in range(args.requests)]
         async with Server("--mode", "bare", "--secret", secret) as (port, _, _):
-            bodies = [command(1, "U0BENCH") for _ in range(args.requests)]
             await closed_loop(port, bodies[: args.requests // 10], secret, args.concurrency)
             bare = await closed_loop(port, bodies, secret, args.concurrency)
+        async with Server("--mode", "bare-inline", "--secret", secret) as (port, _, _):
+            await closed_loop(port, bodies[: args.requests // 10], secret, args.concurrency)
+            inline = await closed_loop(port, bodies, secret, args.concurrency)
         db = str(Path(tmp) / "slack.db")
         async with Server("--mode", "ours", "--db", db, "--secret", secret) as (port, first, last):
             bodies = [command(rng.randint(first, last), "U0BENCH") for _ in range(args.requests)]
@@ -132,8 +135,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "concurrency": args.concurrency,
         "bare": bare,
+        "bare_inline": inline,
         "ours": ours,
         "ratio": round(ours["per_second"] / bare["per_second"], 3) if bare["per_second"] else None,
+        "ratio_inline": round(ours["per_second"] / inline["per_second"], 3) if inline["per_second"] else None,
         "target_ratio": TARGET_RATIO,
         "steady": {"rate": args.rate, "seconds": args.seconds, **at_rate},
         "target_p99_ms": TARGET_P99_MS,
@@ -153,12 +158,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 if __name__ == "__main__":
     parsed = parse_args()
     result = asyncio.run(main(parsed))
-    for name in ("bare", "ours"):
+    for name in ("bare", "bare_inline", "ours"):
         run = result[name]
         rate, p50, p99 = run["per_second"], run["p50_ms"], run["p99_ms"]
-        print(f"{name:<5} {rate:>8.1f}/s p50 {p50} ms p99 {p99} ms errors {run['errors']}")
+        print(f"{name:<11} {rate:>8.1f}/s p50 {p50} ms p99 {p99} ms errors {run['errors']}")
     s = result["steady"]
-    print(
-        f"steady {s['rate']}/s: p50 {s['p50_ms']} ms p99 {s['p99_ms']} ms errors {s['errors']}; ratio {result['ratio']}"
-    )
+    print(f"steady {s['rate']}/s: p50 {s['p50_ms']} ms p99 {s['p99_ms']} ms errors {s['errors']}")
+    print(f"ratio {result['ratio']} of bare Bolt (defaults), {result['ratio_inline']} of the inline-ack app")
     write_json(parsed.json, result)

@@ -1,12 +1,13 @@
 """The server side of ``bench.slack``, in its own process.
 
-    python -m bench.slack_server --mode ours|bare --db PATH --secret S
+    python -m bench.slack_server --mode ours|bare|bare-inline --db PATH --secret S
 
 ``ours``: the real service (``create_app``, sandbox with a signing secret, so every request is verified; JSON
 request logs to a file) on a fresh SQLite database with the demo directory and ``--tickets`` tickets; the Slack
 Web API is a minimal loopback stand-in in this process (``/psa ticket`` answers in the acknowledgement, so it is
 only needed for first-use linking and lazy work). ``bare``: a slack-bolt ``AsyncApp`` with the same signing secret
-whose ``/psa`` listener only acknowledges, mounted with Bolt's aiohttp adapter functions (the baseline).
+whose ``/psa`` listener only acknowledges, mounted with Bolt's aiohttp adapter functions (the baseline), with Bolt's
+defaults (``bare``) or with the ack run inline like ours (``bare-inline``).
 Prints ``READY <port> <first ticket> <last ticket>`` and exits when stdin closes.
 """
 
@@ -87,7 +88,9 @@ async def bare(args: argparse.Namespace, port: int) -> list[web.AppRunner]:
         """A fixed token, as ours has: no ``auth.test`` round trip on either side."""
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=BENCH_TOKEN)
 
-    bolt = AsyncApp(signing_secret=args.secret, authorize=authorize)
+    # ``bare``: Bolt's defaults (``process_before_response=False``: the listener runs in a task and the request
+    # waits for its ack, polling every 10 ms). ``bare-inline``: the ack runs inline, as ours does.
+    bolt = AsyncApp(signing_secret=args.secret, authorize=authorize, process_before_response=args.mode == "bare-inline")
 
     @bolt.command("/psa")
     async def only_ack(ack: AsyncAck) -> None:
@@ -106,7 +109,7 @@ async def bare(args: argparse.Namespace, port: int) -> list[web.AppRunner]:
 
 async def main(args: argparse.Namespace) -> None:
     port = free_port()
-    if args.mode == "bare":
+    if args.mode in ("bare", "bare-inline"):
         runners, first, last = await bare(args, port), 1, 1
     else:
         runners, first, last = await ours(args, port)
@@ -118,7 +121,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", choices=("ours", "bare"), required=True)
+    parser.add_argument("--mode", choices=("ours", "bare", "bare-inline"), required=True)
     parser.add_argument("--db", help="SQLite file to create (ours mode)")
     parser.add_argument("--secret", required=True, help="the Slack signing secret both sides use")
     parser.add_argument("--tickets", type=int, default=100)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
 from psa_chatops.bot import keys
-from psa_chatops.bot.bootstrap import actor_for, new_context
+from psa_chatops.bot.bootstrap import actor_for, build_bus, new_context
+from psa_chatops.core import commands as c
 from psa_chatops.handlers import queries
+from psa_chatops.storage.engine import create_engine
+from tests.conftest import FrozenClock
 from tests.slack.conftest import Slack, eventually, limits
 
 
@@ -183,3 +187,33 @@ async def test_lazy_work_is_finished_not_lost_on_shutdown(slack: Slack) -> None:
     assert running  # the modal is still being opened
     await slack.client.close()  # runs the cleanup contexts: slack_ctx drains the lazy work
     assert all(task.done() and not task.cancelled() for task in running)
+
+
+async def test_a_repeated_ticket_card_is_never_stale(slack: Slack, clock: FrozenClock) -> None:
+    """``/psa ticket N`` answers from memory until a commit anywhere: ours, or another process's (a second engine
+    and bus without our writer thread stand in for ``psa worker``)."""
+    view = await slack.open_ticket()
+    first = await slack.command(f"ticket {view.number}")
+    assert await slack.command(f"ticket {view.number}") == first
+
+    await slack.command(f"note {view.number} Toner replaced")
+    assert "Toner replaced" in text_of(await slack.command(f"ticket {view.number}"))
+
+    url = str(slack.engine.url)
+    other = await asyncio.to_thread(create_engine, url)
+    try:
+        actor = await actor_for(other, clock, channel="slack", external_id="UALICE")
+        await build_bus(other, clock).handle(
+            c.AddNote(number=view.number, body="Drum unit ordered"), new_context(actor)
+        )
+    finally:
+        await other.dispose()
+    assert "Drum unit ordered" in text_of(await slack.command(f"ticket {view.number}"))
+
+
+async def test_the_card_is_redrawn_when_the_minute_changes(slack: Slack, clock: FrozenClock) -> None:
+    """No commit in between, but the SLA line counts minutes: the memory of the answer must not outlive them."""
+    view = await slack.open_ticket()
+    first = await slack.command(f"ticket {view.number}")
+    clock.advance(minutes=90)
+    assert await slack.command(f"ticket {view.number}") != first

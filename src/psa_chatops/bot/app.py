@@ -19,7 +19,7 @@ from psa_chatops.bot.api.app import add_api, api_ctx
 from psa_chatops.bot.api.docs import add_docs
 from psa_chatops.bot.calendar import add_calendar
 from psa_chatops.bot.metrics import Metrics
-from psa_chatops.bot.middlewares import observe, problem_json, request_locale
+from psa_chatops.bot.middlewares import observe, request_locale
 from psa_chatops.bot.settings import Settings
 from psa_chatops.bot.slack.app import add_slack
 from psa_chatops.bot.teams.app import add_teams
@@ -32,7 +32,7 @@ from psa_chatops.storage.unit_of_work import SystemClock
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    app = web.Application(middlewares=[observe, problem_json], client_max_size=1024**2)
+    app = web.Application(middlewares=[observe], client_max_size=1024**2)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.METRICS] = Metrics()

@@ -14,6 +14,7 @@ from psa_chatops.core.directory import Technician
 from psa_chatops.core.errors import N_, InvalidError, NotFoundError
 from psa_chatops.handlers.ports import Actor, Clock
 from psa_chatops.storage import directory as store
+from psa_chatops.storage.commit_watch import CommittedCache, CommitWatch
 from psa_chatops.storage.directory_writer import link_actor
 from psa_chatops.storage.engine import read_connection
 from psa_chatops.storage.sqlite_writer import SqliteWriter
@@ -32,9 +33,14 @@ class ChatIdentity:
     sandbox_enabled: bool
     channel: str = ""
     directory_cache: store.DirectoryCache = field(default_factory=store.DirectoryCache)
+    reads: CommittedCache = field(default_factory=lambda: CommittedCache(CommitWatch()))
+    """Resolved actors, trusted until the next commit anywhere (a link, a technician's new role)."""
 
     async def actor(self, user_id: str, *, locale: str | None = None) -> Actor:
         """The linked actor, or an unlinked one (commands then explain how to link)."""
+        return await self.reads.get(("actor", self.channel, user_id, locale), lambda: self._actor(user_id, locale))
+
+    async def _actor(self, user_id: str, locale: str | None) -> Actor:
         actor = await self._resolve(user_id, locale)
         if actor.technician or actor.contact or not self.sandbox_enabled or not user_id:
             return actor

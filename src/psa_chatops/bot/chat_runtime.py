@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -25,6 +25,7 @@ from psa_chatops.core.commands import Command
 from psa_chatops.handlers.messagebus import MessageBus
 from psa_chatops.handlers.ports import Actor, Clock, CommandContext, UnitOfWork
 from psa_chatops.i18n import pick_locale
+from psa_chatops.storage.commit_watch import CommittedCache, CommitWatch
 from psa_chatops.storage.idempotency import IdempotencyStore
 from psa_chatops.storage.sqlite_writer import SqliteWriter
 
@@ -47,19 +48,25 @@ class ChatRuntime(Generic[I]):
     clock: Clock
     identity: I
     dedupe: IdempotencyStore
+    reads: CommittedCache = field(default_factory=lambda: CommittedCache(CommitWatch()), kw_only=True)
+    """Answers that only change with a commit (a ticket's card for one viewer): see ``storage.commit_watch``."""
 
     @classmethod
     def from_app(cls, app: web.Application, identity: NewIdentity[I], **extra: Any) -> Self:
         """A runtime from the aiohttp app's state; ``identity(engine, writer, clock, sandbox)``, ``extra`` fields."""
         settings, engine, writer, clock = app[keys.SETTINGS], app[keys.ENGINE], app[keys.WRITER], app[keys.CLOCK]
+        reads = CommittedCache(app[keys.COMMITS])
+        who = identity(engine, writer, clock, settings.sandbox)
+        who.reads = reads
         return cls(
             settings=settings,
             bus=app[keys.BUS],
             engine=engine,
             writer=writer,
             clock=clock,
-            identity=identity(engine, writer, clock, settings.sandbox),
+            identity=who,
             dedupe=IdempotencyStore(engine, writer=writer),
+            reads=reads,
             **extra,
         )
 

@@ -30,15 +30,15 @@ STATUS_OF_KIND = {
 
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Request id (echoed, or made), metrics and one structured log line per request: one middleware, since
-    every request pays for each layer (a coroutine frame plus aiohttp's wrapper)."""
+    """Request id (echoed, or made), errors as problem+json, metrics and one structured log line per request: one
+    middleware, since every request pays for each layer (a coroutine frame plus aiohttp's wrapper)."""
     incoming = request.headers.get("X-Request-Id", "")
     rid = incoming if _VALID_ID.match(incoming) else os.urandom(16).hex()
     token = REQUEST_ID.set(rid)
     started = time.perf_counter()
     status, sent = 500, 0
     try:
-        response = await handler(request)
+        response = await problem_json(request, handler)
         status = response.status
         sent = response.content_length or 0
         response.headers["X-Request-Id"] = rid
@@ -83,8 +83,8 @@ def request_locale(request: web.Request) -> str:
     return normalise_locale(header or None, request.config_dict[keys.SETTINGS].default_locale)
 
 
-@web.middleware
 async def problem_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The handler's response, or its error as RFC 9457 problem+json (never a stack trace)."""
     try:
         return await handler(request)
     except DomainError as exc:

@@ -26,6 +26,7 @@ from psa_chatops.bot.settings import Settings
 from psa_chatops.bot.slack import (
     adapter,
     listeners_actions,
+    listeners_alerts,
     listeners_commands,
     listeners_events,
     listeners_options,
@@ -75,7 +76,8 @@ def build_bolt(settings: Settings, runtime: SlackRuntime) -> AsyncApp:
         **auth,
     )
     bolt.listener_runner.lazy_listener_runner = TrackedLazyListenerRunner(bolt.logger)
-    for module in (listeners_commands, listeners_actions, listeners_views, listeners_options, listeners_events):
+    listeners = (listeners_commands, listeners_actions, listeners_alerts, listeners_views, listeners_options)
+    for module in (*listeners, listeners_events):
         module.register(bolt, runtime)
     bolt.error(_log_error)
     return bolt
@@ -122,7 +124,7 @@ async def slack_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def events(request: web.Request) -> web.Response:
-    bolt = request.config_dict[BOLT]
+    bolt = request.app[BOLT]  # the route is on the root app: no ChainMapProxy per request
     if bolt is None:
         logger.warning("slack request refused: set SLACK_SIGNING_SECRET (or run the sandbox)")
         return web.json_response({"error": "Slack is not configured"}, status=503)
@@ -130,9 +132,8 @@ async def events(request: web.Request) -> web.Response:
 
 
 def add_slack(app: web.Application) -> None:
-    """Mount the Slack sub-app (its own routes, none of the REST or Teams middlewares)."""
-    slack = web.Application()
-    slack.router.add_post("/events", events)
-    oauth.add_routes(slack)
+    """The Slack routes, on the root app itself: they need none of the REST or Teams middlewares, and a sub-app
+    would cost every slash command another routing and middleware pass (measured in ``bench/slack.py``)."""
+    app.router.add_post("/slack/events", events)
+    oauth.add_routes(app)
     app.cleanup_ctx.append(slack_ctx)
-    app.add_subapp("/slack", slack)

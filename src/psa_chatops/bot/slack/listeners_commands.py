@@ -3,12 +3,14 @@ what needs Slack's Web API (a modal, ``users.info`` for ``/psa link``) runs in t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from psa_chatops.bot import chat_queries
@@ -16,6 +18,7 @@ from psa_chatops.bot.slack import commands as c
 from psa_chatops.bot.slack import replies, subscriptions, texts
 from psa_chatops.bot.slack.modals import open_close_modal, open_new_ticket_modal
 from psa_chatops.bot.slack.runtime import SlackRuntime
+from psa_chatops.cards.slack.alert import alert_card
 from psa_chatops.core import commands as cmd
 from psa_chatops.core.errors import DomainError, InvalidError
 from psa_chatops.core.tickets_state import Visibility
@@ -58,12 +61,22 @@ class Call:
 
 
 def register(bolt: AsyncApp, rt: SlackRuntime) -> None:
-    async def psa_ack(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack(await answer(rt, body) or {})
+    async def psa_ack(ack: AsyncAck, body: dict[str, Any]) -> BoltResponse | None:
+        message = await answer(rt, body)
+        if not message:
+            await ack()
+            return None
+        return BoltResponse(status=200, body=replies.ack_body(message))  # Bolt sends an ack function's response
 
     async def psa_slow(body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
         await slow(rt, body, client, respond)
 
+    async def answers_in_ack(body: dict[str, Any]) -> bool:
+        return not needs_slack(body)
+
+    # Bolt runs the first listener whose matchers pass. Most commands answer in the ack alone; registering them
+    # without a lazy listener spares each one Bolt's deep copy of the request for a lazy run that would do nothing.
+    bolt.command("/psa", matchers=[answers_in_ack])(ack=psa_ack, lazy=[])
     bolt.command("/psa")(ack=psa_ack, lazy=[psa_slow])
 
 
@@ -71,8 +84,49 @@ def is_slow(request: c.Request) -> bool:
     return isinstance(request, c.NewTicket | c.Link) or (isinstance(request, c.Close) and not request.resolution)
 
 
+def needs_slack(body: dict[str, Any]) -> bool:
+    """Whether this ``/psa`` text has work for the lazy listener (a modal, ``users.info``)."""
+    return _needs_slack(str(body.get("text", "")))
+
+
+@functools.lru_cache(maxsize=1024)
+def _needs_slack(text: str) -> bool:  # the same few texts arrive again and again; parsing is pure
+    try:
+        return is_slow(c.parse(text))
+    except DomainError:
+        return False
+
+
+@functools.lru_cache(maxsize=1024)
+def _only_reads(text: str) -> bool:
+    try:
+        return isinstance(c.parse(text), c.ShowTicket)
+    except DomainError:
+        return False
+
+
 async def answer(rt: SlackRuntime, body: dict[str, Any]) -> Payload | None:
-    """The ack's message, or None when the lazy listener answers (modals, ``/psa link``)."""
+    """The ack's message, or None when the lazy listener answers (modals, ``/psa link``).
+
+    ``/psa ticket N``, the most frequent command, changes nothing: its whole answer (card, error or link
+    instructions) depends only on the database, the user, the text and the minute shown in the SLA line. It is
+    kept until the next commit anywhere (``storage.commit_watch``) or the next minute, and sent as prepared JSON.
+    """
+    text = str(body.get("text", ""))
+    if not _only_reads(text):
+        return await _answer(rt, body)
+    minute = int(rt.now().timestamp()) // 60
+    key = ("slack.answer", body.get("team_id"), body.get("user_id"), text, minute)
+
+    async def prepared() -> Payload | None:
+        message = await _answer(rt, body)
+        return None if message is None else replies.Prepared(message)
+
+    cached: Payload | None = await rt.reads.get(key, prepared)
+    return cached
+
+
+async def _answer(rt: SlackRuntime, body: dict[str, Any]) -> Payload | None:
     user_id = str(body.get("user_id", ""))
     context = await rt.context(user_id, correlation_id=body.get("trigger_id"))
     call = Call(rt, body, context)
@@ -99,6 +153,11 @@ def _help(request: c.Help | c.Unknown, locale: str) -> Payload:
 
 async def _show(request: c.ShowTicket, call: Call) -> Payload:
     return call.card(await chat_queries.ticket(call.rt, call.context, request.number))
+
+
+async def _show_alert(request: c.ShowAlert, call: Call) -> Payload:
+    first, *others = await chat_queries.alerts(call.rt, call.context, request)
+    return alert_card(first, locale=call.locale, public_url=call.rt.public_url, others=others).as_dict()
 
 
 async def _list(request: chat_queries.ListRequest, call: Call) -> Payload:
@@ -131,6 +190,7 @@ async def _unsubscribe(_request: c.Unsubscribe, call: Call) -> Payload:
 
 ANSWERS: dict[type[Any], Answer] = {
     c.ShowTicket: _show,
+    c.ShowAlert: _show_alert,
     c.Mine: _list,
     c.Queue: _list,
     c.Search: _list,

@@ -100,6 +100,6 @@ async def _run(request: web.Request, *, callback: bool) -> web.Response:
     return await to_aiohttp_response(response)
 
 
-def add_routes(slack: web.Application) -> None:
-    slack.router.add_get("/install", install)
-    slack.router.add_get("/oauth_redirect", redirect)
+def add_routes(app: web.Application, prefix: str = "/slack") -> None:
+    app.router.add_get(f"{prefix}/install", install)
+    app.router.add_get(f"{prefix}/oauth_redirect", redirect)

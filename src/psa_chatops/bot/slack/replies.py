@@ -3,6 +3,7 @@ renderers in ``cards.slack`` so the listeners never build Block Kit themselves."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,8 +15,24 @@ from psa_chatops.handlers.views import TicketListView, TicketView
 Payload = dict[str, Any]
 
 
+class Prepared(dict[str, Any]):
+    """A finished message that may be sent many times (a cached card): its JSON is encoded once."""
+
+    _json: str | None = None
+
+    def json(self) -> str:
+        if self._json is None:
+            self._json = json.dumps(self)
+        return self._json
+
+
 def ephemeral(message: Payload) -> Payload:
     return {**message, "response_type": "ephemeral"}
+
+
+def ack_body(message: Payload) -> str:
+    """The HTTP body of an acknowledgement that answers with ``message`` (Slack reads it as the reply)."""
+    return message.json() if isinstance(message, Prepared) else json.dumps(message)
 
 
 def card(view: TicketView, locale: str, public_url: str, *, ephemeral_card: bool = False) -> Payload:

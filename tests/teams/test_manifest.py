@@ -1,8 +1,15 @@
-"""``psa manifest teams``: the app package (manifest.json + two PNG icons) checked the way Teams would."""
+"""``psa manifest teams``: the app package (manifest.json + two PNG icons) checked the way Teams would.
+
+The manifest is validated against Microsoft's official schema for its ``manifestVersion``, shipped in the npm
+package ``@microsoft/app-manifest`` (pinned in ``tools/package.json``): run ``scripts/ensure-teams-schema`` once to
+install it into ``tools/node_modules`` (``.ci/run`` does). Without it the schema tests skip locally and fail under CI.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import struct
 import zipfile
 import zlib
@@ -10,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema.validators import validator_for
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
 from typer.testing import CliRunner
 
 from psa_chatops.bot import cli
@@ -17,7 +27,16 @@ from psa_chatops.bot.teams import manifest
 
 APP_ID = "0B6C3B1E-1111-4A2B-9C3D-123456789ABC"
 URL = "https://psa.example.com/"
-SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "teams" / "schemas"
+SCHEMAS = (
+    Path(__file__).resolve().parents[2]
+    / "tools"
+    / "node_modules"
+    / "@microsoft"
+    / "app-manifest"
+    / "build"
+    / "json-schemas"
+    / "teams"
+)
 COMMANDS = {
     "help",
     "ticket",
@@ -130,16 +149,72 @@ def test_the_manifest(package: zipfile.ZipFile) -> None:
     assert "{{" not in json.dumps(m)
 
 
+def _official_schema(version: str) -> dict[str, Any]:
+    """Microsoft's schema for this manifest version, from the npm package ``@microsoft/app-manifest``
+    (``scripts/ensure-teams-schema`` installs it into ``tools/node_modules``; ``.ci/run`` calls it)."""
+    path = SCHEMAS / f"v{version}" / "MicrosoftTeams.schema.json"
+    if not path.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"the Teams manifest schema {path} is missing; scripts/ensure-teams-schema installs it")
+        pytest.skip(f"no Teams manifest schema at {path}: run scripts/ensure-teams-schema (npm) to install it")
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
+
+
+def _schema_errors(document: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """Every violation, validated with the draft the schema names; ``$ref`` resolves inside the schema only (a
+    registry holding just this document: nothing is fetched)."""
+    validator_class = validator_for(schema)
+    validator_class.check_schema(schema)
+    resource = Resource.from_contents(schema, default_specification=DRAFT4)
+    registry: Registry[Any] = Registry().with_resource(str(schema.get("id", "urn:teams-manifest")), resource)
+    validator = validator_class(schema, registry=registry, format_checker=validator_class.FORMAT_CHECKER)
+    return sorted(f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document))
+
+
+def _version_of(document: dict[str, Any]) -> str:
+    match = re.fullmatch(r"https://developer\.microsoft\.com/en-us/json-schemas/teams/v([\d.]+)/MicrosoftTeams\.schema\.json",
+                         document["$schema"])  # fmt: skip
+    assert match, document["$schema"]
+    assert match[1] == document["manifestVersion"]
+    return match[1]
+
+
 def test_against_the_teams_manifest_schema(package: zipfile.ZipFile) -> None:
-    candidates = sorted(SCHEMAS.glob("*anifest*.json")) if SCHEMAS.is_dir() else []
-    if not candidates:
-        pytest.skip(
-            f"no Teams manifest JSON schema under {SCHEMAS} (the corpus has only the Bot Framework swagger files); "
-            "the required fields and limits are checked by test_the_manifest instead"
-        )
-    jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads(candidates[0].read_text(encoding="utf-8"))
-    jsonschema.validate(json.loads(package.read("manifest.json")), schema)
+    document = json.loads(package.read("manifest.json"))
+    schema = _official_schema(_version_of(document))
+    assert schema["$schema"] == "http://json-schema.org/draft-04/schema#"
+    assert _schema_errors(document, schema) == []
+
+
+def test_the_schema_check_catches_a_broken_manifest(package: zipfile.ZipFile) -> None:
+    """The check above can fail: a wrong field, a missing one and a bad value each give an error."""
+    document = json.loads(package.read("manifest.json"))
+    schema = _official_schema(_version_of(document))
+    document["accentColor"] = "navy"
+    del document["developer"]["privacyUrl"]
+    document["bots"][0]["scopes"].append("meeting")
+    document["unknownField"] = True
+    errors = _schema_errors(document, schema)
+    for where in ("accentColor", "developer", "bots/0/scopes/3", ""):
+        assert any(e.startswith(f"{where}:") for e in errors), (where, errors)
+
+
+def test_the_icons_meet_the_schema(package: zipfile.ZipFile) -> None:
+    """The sizes the schema asks for (in its descriptions: colour 192x192, outline 32x32 and transparent), read from
+    the files the manifest names."""
+    document = json.loads(package.read("manifest.json"))
+    icons = _official_schema(_version_of(document))["properties"]["icons"]["properties"]
+    assert "Size 192x192" in icons["color"]["description"]
+    assert "Size 32x32" in icons["outline"]["description"]
+    assert "transparent" in icons["outline"]["description"]
+    color = _png(package.read(document["icons"]["color"]))
+    outline = _png(package.read(document["icons"]["outline"]))
+    assert color["size"] == (192, 192)
+    assert outline["size"] == (32, 32)
+    assert outline["color_type"] == 6  # RGBA: it has an alpha channel
+    assert any(p[3] == 0 for p in outline["pixels"])  # transparent background
+    assert {p[:3] for p in outline["pixels"] if p[3]} == {b"\xff\xff\xff"}  # white outline
 
 
 def test_the_package_is_reproducible(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
 """Maintenance windows as calendars: the customers' iCalendar feed and the wiring of the Microsoft 365 sync.
 
-``GET /calendar/{token}.ics`` answers one customer's maintenance windows as ``text/calendar`` for customers who do
-not use Microsoft 365 (Outlook, Google Calendar and Apple Calendar subscribe to such a URL). The token is random
-(``psa calendar feed --customer CUST-789`` prints the URL once); only its SHA-256 is stored. An unknown and a revoked
-token get the same bare 404. Each window is one VEVENT with a stable UID, times in UTC and the assets in the
-description, in the customer's language; the ``ETag`` is the body's hash, so an unchanged feed answers 304.
+``GET /calendar/{token}.ics`` answers one customer's maintenance windows and scheduled on-site appointments as
+``text/calendar`` for customers who do not use Microsoft 365 (Outlook, Google Calendar and Apple Calendar subscribe
+to such a URL). The token is random (``psa calendar feed --customer CUST-789`` prints the URL once); only its SHA-256
+is stored. An unknown and a revoked token get the same bare 404. Each window is one VEVENT with a stable UID, times
+in UTC and the assets in the description, in the customer's language; so is each appointment, with its address as
+LOCATION, the ticket and the technician (never the technicians' notes; cancelled ones drop out). The ``ETag`` is
+the body's hash, so an unchanged feed answers 304.
 
 The Microsoft 365 sync runs through the outbox: ``configured_calendar`` says where window changes go (None: the sync
 is off and no rows are written), ``calendar_notifier`` builds the notifier the dispatcher registers.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -29,6 +31,7 @@ from psa_chatops.bot.settings import Settings
 from psa_chatops.core.directory import Customer
 from psa_chatops.core.errors import N_
 from psa_chatops.i18n import translate
+from psa_chatops.integrations.calendar_appointments import appointment_description, appointment_summary
 from psa_chatops.integrations.calendar_graph import (
     GraphCalendarNotifier,
     MsalTokenProvider,
@@ -37,6 +40,7 @@ from psa_chatops.integrations.calendar_graph import (
 )
 from psa_chatops.storage import calendar_sync
 from psa_chatops.storage import mappers as m
+from psa_chatops.storage.appointments import AppointmentEntry, customer_entries
 from psa_chatops.storage.calendar_sync import CalendarEventStore, WindowView
 from psa_chatops.storage.directory_writer import bump_version
 from psa_chatops.storage.engine import create_engine, read_connection
@@ -108,8 +112,35 @@ def window_uid(window_id: str) -> str:
     return f"maintenance-window-{window_id}@psa-chatops"
 
 
-def render_feed(customer: Customer | None, windows: list[WindowView], *, stamp: datetime, locale: str) -> bytes:
-    """The feed; ``stamp`` (DTSTAMP, the feed's creation) is fixed so the body changes only with the windows."""
+def appointment_uid(number: int, appointment_id: int) -> str:
+    return f"appointment-{number}-{appointment_id}@psa-chatops"
+
+
+def _appointment_event(entry: AppointmentEntry, *, stamp: datetime, locale: str) -> icalendar.Event:
+    a = entry.appointment
+    event = icalendar.Event()
+    event.add("uid", appointment_uid(a.ticket_number, a.id))
+    event.add("dtstamp", stamp)
+    event.add("dtstart", _utc(a.starts_at))
+    event.add("dtend", _utc(a.ends_at))
+    event.add("summary", appointment_summary(entry, locale, with_customer=False))
+    event.add("description", appointment_description(entry, locale, with_notes=False))
+    event.add("location", a.location)
+    event.add("sequence", a.version - 1)  # a moved visit replaces the entry in subscribed calendars
+    event.add("transp", "OPAQUE")
+    return event
+
+
+def render_feed(
+    customer: Customer | None,
+    windows: list[WindowView],
+    *,
+    stamp: datetime,
+    locale: str,
+    appointments: Sequence[AppointmentEntry] = (),
+) -> bytes:
+    """The feed; ``stamp`` (DTSTAMP, the feed's creation) is fixed so the body changes only with the windows and
+    appointments."""
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -126,6 +157,8 @@ def render_feed(customer: Customer | None, windows: list[WindowView], *, stamp: 
         event.add("description", description_of(view, locale))
         event.add("transp", "OPAQUE")
         cal.add_component(event)
+    for entry in appointments:
+        cal.add_component(_appointment_event(entry, stamp=stamp, locale=locale))
     body: bytes = cal.to_ical()
     return body
 
@@ -141,9 +174,10 @@ async def calendar_feed(request: web.Request) -> web.StreamResponse:
         if feed is None:
             raise web.HTTPNotFound()  # unknown or revoked: the same answer, nothing to tell them apart
         windows = await calendar_sync.customer_windows(conn, feed.customer_id)
+        appointments = await customer_entries(conn, feed.customer_id)
         customer = await calendar_sync.find_customer(conn, feed.customer_id)
     locale = customer.locale if customer else request.config_dict[keys.SETTINGS].default_locale
-    body = render_feed(customer, windows, stamp=_utc(feed.created_at), locale=locale)
+    body = render_feed(customer, windows, stamp=_utc(feed.created_at), locale=locale, appointments=appointments)
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     headers = {"ETag": etag, "Cache-Control": "private, max-age=300", "X-Robots-Tag": "noindex"}
     asked = {t.strip().removeprefix("W/") for t in request.headers.get("If-None-Match", "").split(",")}

@@ -1,7 +1,10 @@
-"""Maintenance windows in a Microsoft 365 calendar (a mailbox or a group) through Microsoft Graph.
+"""Maintenance windows and on-site appointments in a Microsoft 365 calendar (a mailbox or a group) through
+Microsoft Graph.
 
-``GraphCalendarNotifier`` delivers ``calendar:<mailbox or group>`` outbox rows (``MaintenanceWindowChanged``).
-It does not replay the row's snapshot; it makes the calendar match the window as it is now:
+``GraphCalendarNotifier`` delivers ``calendar:<mailbox or group>`` outbox rows (``MaintenanceWindowChanged``, and
+``AppointmentChanged`` from ``storage.appointments``, whose entries ``calendar_appointments`` words; a cancelled
+appointment counts as gone). It does not replay the row's snapshot; it makes the calendar match the window (or
+appointment) as it is now:
 
 - the window exists, no event yet -> ``POST {graph}/users/{mailbox}/events`` (or ``/groups/{group}/events``) with a
   client-side ``transactionId``, so a POST retried after a lost answer does not book twice; the event id goes into
@@ -33,6 +36,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -44,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from psa_chatops.core.errors import N_
 from psa_chatops.handlers.ports import Delivery
 from psa_chatops.i18n import translate
+from psa_chatops.integrations.calendar_appointments import appointment_body
 from psa_chatops.integrations.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -53,6 +58,7 @@ from psa_chatops.integrations.errors import (
 )
 from psa_chatops.integrations.recorder import parse_destination
 from psa_chatops.integrations.resilience import parse_retry_after
+from psa_chatops.storage.appointments import appointment_source, load_entry
 from psa_chatops.storage.calendar_sync import (
     CALENDAR_KIND,
     CalendarEventStore,
@@ -243,31 +249,49 @@ class GraphCalendarNotifier:
         kind, target = parse_destination(delivery.destination)
         if kind != CALENDAR_KIND or target not in (self.calendar, "default"):
             raise PermanentDeliveryError("not this notifier's calendar", destination=delivery.destination)
-        window = delivery.payload.get("window")
-        window_id = window.get("id") if isinstance(window, dict) else None
-        if not isinstance(window_id, str) or not window_id:
-            raise PermanentDeliveryError("the row names no maintenance window", destination=delivery.destination)
-        source = window_source(window_id)
+        source, load = self._target(delivery)
 
         async def sync() -> None:
             try:
-                await self._sync(source, window_id)
+                await self._sync(source, load)
             except DeliveryError as exc:
                 exc.destination = exc.destination or delivery.destination
                 raise
 
         await self._locks.run(source, sync)
 
-    async def _sync(self, source: str, window_id: str) -> None:
+    def _target(self, delivery: Delivery) -> tuple[str, Callable[[], Awaitable[dict[str, Any] | None]]]:
+        """The ``calendar_events`` source the row is about, and how to read what its entry says now (None: gone)."""
+        window = delivery.payload.get("window")
+        window_id = window.get("id") if isinstance(window, dict) else None
+        if isinstance(window_id, str) and window_id:
+            return window_source(window_id), partial(self._window_body, window_id)
+        appointment = delivery.payload.get("appointment")
+        if isinstance(appointment, dict):
+            number, seq = appointment.get("ticket_number"), appointment.get("id")
+            if isinstance(number, int) and isinstance(seq, int):
+                return appointment_source(number, seq), partial(self._appointment_body, number, seq)
+        raise PermanentDeliveryError(
+            "the row names no maintenance window or appointment", destination=delivery.destination
+        )
+
+    async def _window_body(self, window_id: str) -> dict[str, Any] | None:
         view = await load_window(self._engine, window_id)
+        return None if view is None else event_body(view, self._locale)
+
+    async def _appointment_body(self, number: int, appointment_id: int) -> dict[str, Any] | None:
+        entry = await load_entry(self._engine, number, appointment_id)
+        return None if entry is None else appointment_body(entry, self._locale)
+
+    async def _sync(self, source: str, load: Callable[[], Awaitable[dict[str, Any] | None]]) -> None:
+        body = await load()
         synced = await self._store.get(source, self.calendar)
-        if view is None:
+        if body is None:
             await self._delete(source, synced)
         else:
-            await self._upsert(source, view, synced)
+            await self._upsert(source, body, synced)
 
-    async def _upsert(self, source: str, view: WindowView, synced: SyncedEvent | None) -> None:
-        body = event_body(view, self._locale)
+    async def _upsert(self, source: str, body: dict[str, Any], synced: SyncedEvent | None) -> None:
         digest = body_hash(body)
         if synced is not None and synced.graph_event_id and not synced.deleted:
             if synced.synced_hash == digest:

@@ -12,6 +12,7 @@ from typing import Any
 
 from psa_chatops.core import commands as cmd
 from psa_chatops.core import events as ev
+from psa_chatops.core.alerts import AlertClassification, AlertSeverity
 from psa_chatops.core.priorities import Priority
 from psa_chatops.core.routing import CATEGORY_OF
 from psa_chatops.core.sla import BusinessCalendar, SlaTargetName
@@ -182,6 +183,8 @@ def _events(number: int, title: str) -> list[ev.Event]:
             to_priority=Priority.CRITICAL,
             notify_dispatchers=True,
         ),
+        *_appointment_events(number),
+        *_alert_events(number),
         ev.TicketStatusChanged(
             number=number,
             occurred_at=OPENED_AT + timedelta(hours=10),
@@ -189,6 +192,47 @@ def _events(number: int, title: str) -> list[ev.Event]:
             to_status=Status.CLOSED,
             resolution="Replaced the disk & restarted.",
         ),
+    ]
+
+
+def _appointment_events(number: int) -> list[ev.Event]:
+    """Mia's on-site visit: booked, moved, then cancelled (the address is user text, so it carries an injection)."""
+    at = OPENED_AT + timedelta(hours=9, minutes=30)
+    visit = {"appointment_id": 1, "technician_id": "mia", "location": "Hauptstr. 1 <!channel>", "title": "Disk"}
+    return [
+        ev.AppointmentScheduled(
+            number=number, occurred_at=at, starts_at=OPENED_AT + timedelta(days=1),
+            ends_at=OPENED_AT + timedelta(days=1, hours=2), **visit,  # type: ignore[arg-type]
+        ),
+        ev.AppointmentRescheduled(
+            number=number, occurred_at=at, starts_at=OPENED_AT + timedelta(days=2),
+            ends_at=OPENED_AT + timedelta(days=2, hours=2), previous_starts_at=OPENED_AT + timedelta(days=1),
+            **visit,  # type: ignore[arg-type]
+        ),
+        ev.AppointmentCancelled(number=number, occurred_at=at, appointment_id=1, reason="Fixed remotely."),
+    ]  # fmt: skip
+
+
+ALERT_LINK = ev.AlertLink(
+    provider="sentinelone",
+    alert_id="1789",
+    severity=AlertSeverity.CRITICAL,
+    threat_type="Ransomware <!channel>",
+    title="Ransomware on WS-CLIENT-042",
+    affected_asset="WS-CLIENT-042",
+    asset_id="WS-CLIENT-042",
+)
+
+
+def _alert_events(number: int) -> list[ev.Event]:
+    """The SOC's alert on the ticket's machine: received, acknowledged, escalated, isolated, classified."""
+    at, link = OPENED_AT + timedelta(hours=9, minutes=40), ALERT_LINK
+    return [
+        ev.AlertReceived(number=number, occurred_at=at, alert=link),
+        ev.AlertAcknowledged(number=number, occurred_at=at, alert=link),
+        ev.AlertEscalated(number=number, occurred_at=at, alert=link, reason="Lateral movement <!here>"),
+        ev.AlertIsolationRequested(number=number, occurred_at=at, alert=link, device="agent-42"),
+        ev.AlertClassified(number=number, occurred_at=at, alert=link, classification=AlertClassification.TRUE_POSITIVE),
     ]
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from psa_chatops.cards.slack import ids
 from psa_chatops.cards.slack.notifications import ROUTED_EVENT_TYPES, root_message, thread_line, webhook_message
+from psa_chatops.cards.wording import ALERT_EVENT_TYPES
 from psa_chatops.core import events as ev
 from psa_chatops.core.routing import CATEGORY_OF
 from tests.cards.slack_factories import HOSTILE, INJECTIONS, PUBLIC_URL, envelopes, routed_envelopes
@@ -32,7 +33,16 @@ EXPECTED_LINES = {
     "SlaBreached": ":rotating_light: *SLA resolution breached* · was due <!date^",
     "TicketEscalated": ":arrow_double_up: *Escalated to level 1: SLA breached* · priority high → critical · "
     "dispatchers paged",
+    "AppointmentScheduled": ":calendar: Tom booked Mia on site for <!date^",
+    "AppointmentRescheduled": ":calendar: Tom moved the on-site appointment: Mia, <!date^",
+    "AppointmentCancelled": ":x: Tom cancelled the on-site appointment. · Reason: Fixed remotely.",
+    "AlertReceived": ":shield: *critical* alert from SentinelOne: Ransomware &lt;!channel&gt; on WS-CLIENT-042",
+    "AlertAcknowledged": ":eyes: Tom acknowledged the alert.",
+    "AlertEscalated": ":sos: Tom escalated the alert to the SOC. · Reason: Lateral movement &lt;!here&gt;",
+    "AlertIsolationRequested": ":no_entry: Tom asked SentinelOne to isolate WS-CLIENT-042.",
+    "AlertClassified": ":white_check_mark: Tom classified the alert as *true positive*.",
 }
+TICKET_EVENTS = sorted(set(ROUTED) - ALERT_EVENT_TYPES)  # alert events get the alert card (test_alert_cards.py)
 
 
 def check(payload: Any, **kwargs: Any) -> dict[str, Any]:
@@ -46,7 +56,7 @@ def test_every_routed_event_type_is_rendered() -> None:
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-@pytest.mark.parametrize("event_type", ROUTED)
+@pytest.mark.parametrize("event_type", TICKET_EVENTS)
 def test_root_message_for_every_routed_event(event_type: str, locale: str) -> None:
     envelope = routed_envelopes()[event_type]
     data = check(root_message(envelope, locale=locale, public_url=PUBLIC_URL, names=NAMES))
@@ -88,6 +98,9 @@ def test_thread_lines_speak_german() -> None:
     assert text["TicketStatusChanged"] == ":arrows_counterclockwise: Status: neu → *in Bearbeitung* (Tom)"
     assert text["SlaWarningRaised"].startswith(":warning: *SLA Lösungszeit bei 90 %* · fällig <!date^")
     assert "|23.11.2026, 16:00 UTC>" in text["SlaWarningRaised"]
+    assert text["AppointmentScheduled"].startswith(":calendar: Tom hat Mia für <!date^")
+    assert text["AppointmentScheduled"].endswith("vor Ort eingeplant: Hauptstr. 1 &lt;!channel&gt;")  # escaped
+    assert text["AppointmentCancelled"] == ":x: Tom hat den Vor-Ort-Termin abgesagt. · Grund: Fixed remotely."
 
 
 @pytest.mark.parametrize("event_type", ["FirstResponseMet", "SlaPaused", "SlaResumed", "SomethingNew"])

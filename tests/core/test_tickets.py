@@ -19,8 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from psa_chatops.core import appointments
 from psa_chatops.core import commands as cmd
 from psa_chatops.core import events as ev
+from psa_chatops.core.alerts import AlertClassification, AlertSeverity
 from psa_chatops.core.errors import ConflictError, DomainError, InvalidError
 from psa_chatops.core.escalation import DEFAULT_RULES, EscalationRule, Trigger, escalations_for
 from psa_chatops.core.priorities import Priority
@@ -756,6 +758,33 @@ def assert_round_trips(event: ev.Event) -> None:
     assert ev.to_payload(decoded) == stored
 
 
+def _alert_events(now: datetime) -> list[ev.Event]:
+    link = ev.AlertLink(
+        provider="rocketcyber", alert_id="RC-1", severity=AlertSeverity.HIGH, threat_type="ransomware", asset_id="a-9"
+    )
+    return [
+        ev.AlertReceived(number=NUMBER, occurred_at=now, alert=link, correlated=True),
+        ev.AlertAcknowledged(number=NUMBER, occurred_at=now, alert=link),
+        ev.AlertEscalated(number=NUMBER, occurred_at=now, alert=link, reason="lateral movement"),
+        ev.AlertClassified(number=NUMBER, occurred_at=now, alert=link, classification=AlertClassification.BENIGN),
+        ev.AlertIsolationRequested(number=NUMBER, occurred_at=now, alert=link, device="agent-9"),
+    ]
+
+
+def _appointment_events(ticket: Ticket, now: datetime) -> list[ev.Event]:
+    visit = cmd.ScheduleAppointment(
+        number=NUMBER, technician_id="alice", starts_at=now + timedelta(days=1),
+        ends_at=now + timedelta(days=1, hours=2), location="Hauptstr. 1", notes="Key at the desk",
+    )  # fmt: skip
+    [scheduled] = appointments.schedule(ticket, visit, appointment_id=1, busy=[], now=now)
+    booked = appointments.apply(None, scheduled, customer_id=ticket.customer_id)
+    assert booked is not None
+    move = cmd.RescheduleAppointment(number=NUMBER, appointment_id=1, starts_at=now + timedelta(days=2))
+    [moved] = appointments.reschedule(ticket, booked, move, busy=[], now=now)
+    cancel = cmd.CancelAppointment(number=NUMBER, appointment_id=1, reason="fixed remotely")
+    return [scheduled, moved, *appointments.cancel(ticket, booked, cancel, now=now)]
+
+
 def _every_event_type() -> list[ev.Event]:
     """A low-priority ticket (24x7: first response 8h, resolution 40h) that goes through every kind of event."""
     opening = cmd.OpenTicket(
@@ -784,6 +813,8 @@ def _every_event_type() -> list[ev.Event]:
                 ticket, cmd.EscalateTicket(number=NUMBER, reason="manual"), now=now, sla=ALWAYS
             ),
         ),
+        (14, lambda now: _alert_events(now)),  # the alert link rides on the ticket's events
+        (14, lambda now: _appointment_events(ticket, now)),
         (15, lambda now: change_status(ticket, Status.CLOSED, now=now, sla=ALWAYS, resolution="Done")),
     ]
     for hours, step in plan:

@@ -546,3 +546,21 @@ async def test_bus_command_to_outbox_to_dispatcher_to_slack(
         assert_every_payload_valid(fake.state)
     finally:
         await asyncio.to_thread(writer.close)
+
+
+async def test_an_alert_without_a_ticket_is_posted_once_without_a_thread(
+    fake: FakeSlack, vt: VirtualTime, make_notifier: MakeNotifier
+) -> None:
+    from tests.cards.test_alert_cards import notify_only_envelope
+
+    row = Delivery(1, "alert-key", TEAM_CHANNEL, "AlertReceived", notify_only_envelope(), 0)
+    notifier = make_notifier()
+
+    await deliver_all(vt, notifier, [row, row])  # a redelivery posts nothing more
+
+    [post] = fake.state.of("chat.postMessage")
+    assert "thread_ts" not in post.args
+    assert post.args["text"] == root_of(row).text
+    assert "alert.create_ticket" in str(post.blocks())
+    assert fake.state.of("chat.update") == []
+    assert_every_payload_valid(fake.state)

@@ -542,3 +542,21 @@ def test_send_windows_admit_at_most_n_in_any_window() -> None:
         windows.take(100.0 + i * 0.01)
     assert windows.wait(100.1) == pytest.approx(0.9)
     assert windows.wait(100.1, ahead=7) == pytest.approx(1.9)
+
+
+async def test_an_alert_without_a_ticket_is_posted_once_as_its_own_message(
+    desk: HelpDesk, fake: FakeConnector, vt: VirtualTime, make_notifier: MakeNotifier
+) -> None:
+    from tests.cards.test_alert_cards import notify_only_envelope
+
+    row = Delivery(1, "alert-key", OPS_DEST, "AlertReceived", notify_only_envelope(), 0)
+    notifier = make_notifier()
+
+    await deliver_all(vt, notifier, [row, row])  # a redelivery posts nothing more
+
+    [post] = fake.state.calls
+    assert (post.kind, post.conversation_id) == ("send", OPS)
+    assert "replyToId" not in post.body
+    assert post.cards() == [root_of(row)]
+    assert "alert.create_ticket" in str(post.cards())
+    assert_every_card_valid(fake.state)

@@ -36,9 +36,13 @@ from psa_chatops.core.tickets_state import Status
         ("subscribe", c.Subscribe()),
         (
             "subscribe customer=CUST-789 priority>=high events=new,sla,alert",
-            c.Subscribe("CUST-789", Priority.HIGH, frozenset({Category.NEW, Category.SLA})),
+            c.Subscribe("CUST-789", Priority.HIGH, frozenset({Category.NEW, Category.SLA, Category.ALERT})),
         ),
         ("unsubscribe", c.Unsubscribe()),
+        ("alert sentinelone/1789", c.ShowAlert(provider="sentinelone", alert_id="1789")),
+        ("alert Defender/da_1/x", c.ShowAlert(provider="defender", alert_id="da_1/x")),  # ids may hold slashes
+        ("alert 12345", c.ShowAlert(number=12345)),
+        ("alert #7", c.ShowAlert(number=7)),
     ],
 )
 def test_parses(text: str, expected: c.Request) -> None:
@@ -64,6 +68,11 @@ def test_unknown_subcommand_suggests_the_closest() -> None:
         ("subscribe events=fire", "Unknown event"),
         ("subscribe colour=red", "Unknown option"),
         ("queue a b c", "Usage"),
+        ("alert", "Missing arguments"),
+        ("alert sentinelone/", "names no alert"),
+        ("alert /1789", "names no alert"),
+        ("alert sentinelone/1 extra", "Usage"),
+        ("alert ransomware", "is not a ticket number"),
     ],
 )
 def test_bad_arguments_are_precise(text: str, fragment: str) -> None:

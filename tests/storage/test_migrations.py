@@ -38,6 +38,10 @@ EXPECTED_TABLES = {
     "teams_conversations",
     "calendar_events",
     "calendar_feeds",
+    "security_alerts",
+    "vendor_account_mappings",
+    "alert_severity_overrides",
+    "appointments",
 }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from psa_chatops.core.alert_triage import TriagePolicy
 from psa_chatops.core.escalation import DEFAULT_RULES, EscalationRule
 from psa_chatops.handlers.actors import resolve_actor, system_actor
 from psa_chatops.handlers.messagebus import Deps, MessageBus, run_here
@@ -26,13 +27,20 @@ def build_bus(
     escalation_rules: tuple[EscalationRule, ...] = DEFAULT_RULES,
     after_commit: list[Callable[[list[RecordedEvent]], None]] | None = None,
     writer: SqliteWriter | None = None,
+    alert_policy: TriagePolicy | None = None,
+    calendar: str | None = None,
 ) -> MessageBus:
     """On SQLite, units of work run whole on the writer thread (see ``storage.sqlite_writer``)."""
     if writer is None and engine.dialect.name == "sqlite":
         writer = SqliteWriter(engine.url.render_as_string(hide_password=False))
     return MessageBus(
         uow_factory=sql_uow_factory(engine, clock, writer=writer),
-        deps=Deps(clock=clock, escalation_rules=escalation_rules),
+        deps=Deps(
+            clock=clock,
+            escalation_rules=escalation_rules,
+            alert_policy=alert_policy or TriagePolicy(),
+            calendar=calendar,
+        ),
         handlers=dict(COMMAND_HANDLERS),
         reactions=list(REACTIONS),
         after_commit=list(after_commit or []),

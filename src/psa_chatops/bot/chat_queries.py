@@ -8,7 +8,10 @@ from typing import Any
 from psa_chatops.bot import chat_subscriptions
 from psa_chatops.bot.chat_runtime import ChatRuntime
 from psa_chatops.bot.slack import commands as c
+from psa_chatops.core.errors import N_, NotFoundError
 from psa_chatops.handlers import queries
+from psa_chatops.handlers.alert_queries import show_alert, ticket_alerts
+from psa_chatops.handlers.alert_views import AlertView
 from psa_chatops.handlers.ports import CommandContext
 from psa_chatops.handlers.views import TicketListView, TicketView
 
@@ -38,3 +41,16 @@ async def listing(rt: ChatRuntime[Any], context: CommandContext, request: ListRe
         view = await rt.read(lambda uow: queries.my_tickets(uow=uow, now=now), context)
     found: TicketListView = view
     return found
+
+
+async def alerts(rt: ChatRuntime[Any], context: CommandContext, request: c.ShowAlert) -> tuple[AlertView, ...]:
+    """``alert <provider>/<id>``: that alert; ``alert <number>``: the ticket's alerts, the one that opened it first."""
+    if request.number is not None:
+        number = request.number
+        found: tuple[AlertView, ...] = await rt.read(lambda uow: ticket_alerts(number, uow=uow), context)
+        if not found:
+            raise NotFoundError(N_("Ticket #{number} has no security alert."), number=number)
+        return found
+    provider, alert_id = request.provider or "", request.alert_id or ""
+    view: AlertView = await rt.read(lambda uow: show_alert(provider, alert_id, uow=uow), context)
+    return (view,)

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -305,12 +306,15 @@ def apikey_create(
         list[str] | None, typer.Option(help="Accept requests only from this network, e.g. 203.0.113.0/24 (repeat).")
     ] = None,
     expires_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Expire after this many days.")] = None,
+    signing_secret: Annotated[
+        bool, typer.Option("--signing-secret", help="Also create a secret its requests must be signed with (HMAC).")
+    ] = False,
 ) -> None:
     """Create an API key and print it once: only its hash is stored, so it cannot be shown again."""
     from datetime import timedelta
 
     from psa_chatops.bot.api.principal import SCOPES, unknown_scopes
-    from psa_chatops.storage.api_keys import validate_networks
+    from psa_chatops.storage.api_keys import new_signing_secret, validate_networks
 
     wanted = [s.strip() for s in scopes.split(",") if s.strip()]
     unknown = unknown_scopes(wanted)
@@ -324,6 +328,7 @@ def apikey_create(
         raise typer.Exit(2) from None
     now = datetime.now(UTC)
     expires_at = now + timedelta(days=expires_days) if expires_days else None
+    secret = new_signing_secret() if signing_secret else None
     created = run(
         _with_keys(
             load_settings(),
@@ -335,6 +340,7 @@ def apikey_create(
                 customer_ids=customer or None,
                 allowed_networks=networks,
                 expires_at=expires_at,
+                signing_secret=secret,
             ),
         )
     )
@@ -343,6 +349,8 @@ def apikey_create(
     if record.customer_ids:
         console.print(f"customers: {' '.join(record.customer_ids)}")
     typer.echo(created.secret)  # verbatim: no wrapping or markup
+    if secret:
+        typer.echo(f"signing secret: {secret}")
     err.print("[yellow]Store this key now: it will not be shown again.[/yellow]")
 
 
@@ -395,6 +403,25 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (the 
         err.print(f"[red]no active API key {key_id}[/red]")
         raise typer.Exit(1)
     console.print(f"revoked {key_id}")
+
+
+@apikey_app.command("signing-secret")
+def apikey_signing_secret(
+    key_id: Annotated[str, typer.Argument(help="The key's id (the part after psa_).")],
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the secret: requests need no signature.")] = False,
+) -> None:
+    """Give a key a new signing secret (printed once; the old one stops working within 30 seconds) or remove it."""
+    from psa_chatops.storage.api_keys import new_signing_secret
+
+    secret = None if clear else new_signing_secret()
+    if not run(_with_keys(load_settings(), lambda keys: keys.set_signing_secret(key_id, secret))):
+        err.print(f"[red]no API key {key_id}[/red]")
+        raise typer.Exit(1)
+    if secret is None:
+        console.print(f"{key_id}: requests need no signature now")
+        return
+    typer.echo(secret)  # verbatim, like the key itself
+    err.print("[yellow]Store this secret now: sign every POST and /security request with it (see /docs).[/yellow]")
 
 
 async def _with_keys(settings: Settings, use: Callable[[Any], Awaitable[T]]) -> T:
@@ -561,3 +588,197 @@ def calendar_sync() -> None:
         raise typer.Exit(2)
     queued = run(calendar.queue_all_windows(settings, now=datetime.now(UTC)))
     console.print(f"queued {queued} maintenance window(s); the dispatcher (psa serve / psa worker) delivers them")
+
+
+# --- psa mail: what the e-mail intake reads out of a message ----------------------------------------------------------
+
+mail_app = typer.Typer(
+    help="Inbound e-mail: see what the intake reads out of a message, read the mailboxes.", no_args_is_help=True
+)
+app.add_typer(mail_app, name="mail")
+
+
+@mail_app.command("parse")
+def mail_parse(
+    source: Annotated[str, typer.Argument(help="An RFC 822 file (.eml), a pasted body as a text file, or - (stdin).")],
+    body_only: Annotated[bool, typer.Option("--body-only", help="Print only the cleaned body.")] = False,
+    directory: Annotated[
+        bool,
+        typer.Option(
+            "--directory/--no-directory",
+            help="Match the sender against the customers, contacts and assets in the database (when one is set up).",
+        ),
+    ] = True,
+) -> None:
+    """Print what the intake reads out of one mail, as JSON: customer, contact, priority, asset, ticket, commands,
+    cleaned body, removed quote and signature, attachments and flags (triage, auto-reply)."""
+    import sys
+    from pathlib import Path
+
+    from psa_chatops.integrations.mail.extract import parse_mail
+
+    if source == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            err.print(f"[red]cannot read {source}: {exc.strerror or exc}[/red]")
+            raise typer.Exit(2) from None
+    settings = load_settings()
+    known = run(_mail_directory(settings)) if directory and _database_set_up(settings) else None
+    parsed = parse_mail(data, known)
+    if body_only:
+        typer.echo(parsed.body)
+        return
+    document = {**parsed.as_json(), "directory_matching": known is not None}
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _database_set_up(settings: Settings) -> bool:
+    """PSA_DATABASE_URL is set, or the default SQLite file exists: never create a database just to parse a mail."""
+    import os
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from psa_chatops.storage.engine import is_sqlite
+
+    if "PSA_DATABASE_URL" in os.environ:
+        return True
+    database = make_url(settings.database_url).database if is_sqlite(settings.database_url) else None
+    return database is not None and Path(database).exists()
+
+
+async def _mail_directory(settings: Settings) -> Any:
+    """Customers, contacts and assets from the configured database, for matching the sender and the assets."""
+    from psa_chatops.integrations.mail.extract import MailDirectory
+    from psa_chatops.storage import directory as stored
+
+    engine = await _engine(settings)
+    try:
+        async with engine.connect() as conn:
+            return MailDirectory(
+                customers=tuple(await stored.every(conn, stored.CUSTOMERS)),
+                contacts=tuple(await stored.every(conn, stored.CONTACTS)),
+                assets=tuple(await stored.every(conn, stored.ASSETS)),
+            )
+    finally:
+        await engine.dispose()
+
+
+@mail_app.command("poll")
+def mail_poll(
+    once: Annotated[bool, typer.Option("--once", help="One round per mailbox, then exit (cron, tests).")] = False,
+    mailbox: Annotated[
+        list[str] | None, typer.Option("--mailbox", "-m", help="Only this mailbox (its name or user@host); repeatable.")
+    ] = None,
+) -> None:
+    """Read the mailboxes of PSA_MAILBOXES into tickets and notes: each message is marked (flag, move or delete)
+    only after its ticket or note is committed. Without --once it keeps running (IMAP IDLE, polling otherwise)
+    until interrupted; `psa worker` and `psa serve` do the same in the background."""
+    from psa_chatops.bot.bootstrap import build_bus
+    from psa_chatops.handlers.mail_intake import Outcome
+    from psa_chatops.integrations.mail_in.wiring import mailbox_runners
+    from psa_chatops.integrations.resilience import BreakerBoard
+    from psa_chatops.storage.sqlite_writer import SqliteWriter
+    from psa_chatops.storage.unit_of_work import SystemClock
+
+    settings = load_settings()
+    chosen = [m for m in settings.mailboxes if not mailbox or m.label in mailbox]
+    if not chosen:
+        err.print("[red]no mailbox to read[/red]: set PSA_MAILBOXES (see README, E-mail intake)" if not mailbox
+                  else f"[red]no mailbox named {', '.join(mailbox)}[/red]")  # fmt: skip
+        raise typer.Exit(2)
+
+    async def main() -> int:
+        engine = await _engine(settings)
+        writer = SqliteWriter(settings.database_url) if settings.is_sqlite else None
+        try:
+            bus = build_bus(engine, SystemClock(), writer=writer, alert_policy=settings.alert_policy)
+            runners = mailbox_runners(chosen, engine, writer, bus, BreakerBoard())
+            if not once:
+                await asyncio.gather(*(runner.run() for runner in runners.values()))
+                return 0
+            failed = 0
+            for runner in runners.values():
+                try:
+                    result = await runner.once()
+                except Exception as exc:  # one broken mailbox must not hide the others' results
+                    failed += 1
+                    err.print(f"[red]{runner.mailbox.label}[/red]: {str(exc)[:300] or type(exc).__name__}")
+                    continue
+                counts = ", ".join(
+                    f"{outcome.value} {result.count(outcome)}" for outcome in Outcome if result.count(outcome)
+                )
+                refused = f", refused {result.refused}" if result.refused else ""
+                console.print(f"{runner.mailbox.label}: {len(result.taken)} message(s){': ' if counts else ''}"
+                              f"{counts}{refused}")  # fmt: skip
+            return 1 if failed else 0
+        finally:
+            if writer is not None:
+                await asyncio.to_thread(writer.close)
+            await engine.dispose()
+
+    raise typer.Exit(run(main()))
+
+
+# --- psa report: the scheduled e-mail reports, now -----------------------------------------------------------------
+
+report_app = typer.Typer(
+    help="Scheduled e-mail reports: send one now, or see what it would send.", no_args_is_help=True
+)
+app.add_typer(report_app, name="report")
+
+
+class ReportName(StrEnum):
+    daily_sla = "daily-sla"
+    weekly_customer = "weekly-customer"
+
+
+@report_app.command("send")
+def report_send(
+    report: Annotated[ReportName, typer.Argument(help="daily-sla (technicians) or weekly-customer (contacts).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the mails; queue nothing.")] = False,
+) -> None:
+    """Queue a report's mails (a period already queued is not queued again); the dispatcher sends them."""
+    from psa_chatops.bot.scheduler import send_report
+    from psa_chatops.storage.unit_of_work import SystemClock
+
+    settings = load_settings()
+    if not dry_run and not settings.mail_configured():
+        err.print(
+            "[red]e-mail is not configured[/red]: set PSA_MAIL_FROM and PSA_SMTP_URL (or PSA_MAIL_TRANSPORT=graph)"
+        )
+        raise typer.Exit(2)
+
+    async def main() -> tuple[list[Any], int]:
+        engine = await _engine(settings)
+        try:
+            return await send_report(report.value, engine=engine, writer=None, clock=SystemClock(), dry_run=dry_run)
+        finally:
+            await engine.dispose()
+
+    mails, added = run(main())
+    for mail in mails:
+        console.print(
+            f"{mail.address}\t{mail.event_type}\t{mail.period}\t{_report_counts(mail.payload)}",
+            soft_wrap=True,
+            markup=False,
+        )
+    if dry_run:
+        console.print(f"{len(mails)} mail(s) would be sent (dry run: nothing queued)")
+    else:
+        console.print(f"{len(mails)} mail(s), {added} queued; the dispatcher (psa serve / psa worker) sends them")
+
+
+def _report_counts(payload: dict[str, Any]) -> str:
+    if payload.get("report") == "daily-sla":
+        return f"breached={payload.get('breached_count', 0)} at_risk={payload.get('at_risk_count', 0)}"
+    return (
+        f"customer={payload.get('customer')} opened={payload.get('opened_count', 0)} "
+        f"closed={payload.get('closed_count', 0)} sla_kept={payload.get('sla_kept', 0)}/{payload.get('sla_total', 0)}"
+    )
+
+
+# --- end psa report ---

@@ -10,24 +10,45 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from microsoft_agents.hosting.core import OutboundHostValidator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from psa_chatops import __version__
 from psa_chatops.bot import keys
-from psa_chatops.bot.bootstrap import build_bus
-from psa_chatops.bot.calendar import calendar_notifier
-from psa_chatops.bot.scheduler import ScheduledWork, build_scheduler
+from psa_chatops.bot.bootstrap import build_bus, system_context
+from psa_chatops.bot.calendar import calendar_notifier, configured_calendar
+from psa_chatops.bot.scheduler import ScheduledWork, add_interval_job, add_report_jobs, build_scheduler
 from psa_chatops.bot.settings import Settings
 from psa_chatops.bot.worker import Dispatcher
+from psa_chatops.core.alerts import AlertSignal
+from psa_chatops.core.commands import IngestAlert
+from psa_chatops.core.errors import DomainError
+from psa_chatops.handlers.messagebus import MessageBus
 from psa_chatops.handlers.ports import Clock, Notifier
+from psa_chatops.handlers.reports import CUSTOMER_SUMMARY, SLA_DIGEST
+from psa_chatops.integrations.mail_in.wiring import mailbox_runners
 from psa_chatops.integrations.recorder import NotifierRegistry
 from psa_chatops.integrations.resilience import BreakerBoard, BreakerPolicy, RetryPolicy
+from psa_chatops.integrations.security.poller import AlertSink
+from psa_chatops.integrations.security.wiring import SOC_KIND, SocNotifier, soc_clients, soc_pollers
+from psa_chatops.integrations.siem.build import close_siem, siem_notifiers
 from psa_chatops.integrations.slack_notifier import SLACK_KIND, SlackNotifier, SlackWebhookNotifier
+from psa_chatops.integrations.smtp.audience import EMAIL_KIND
+from psa_chatops.integrations.smtp.notifier import EmailNotifier
+from psa_chatops.integrations.smtp.transport import MailTransport
+from psa_chatops.integrations.smtp.wiring import (
+    GraphMailOptions,
+    SmtpOptions,
+    email_notifier,
+    graph_transport,
+    smtp_transport,
+)
 from psa_chatops.integrations.teams_notifier import (
     TEAMS_KIND,
     TeamsNotifier,
@@ -38,6 +59,7 @@ from psa_chatops.integrations.teams_notifier import (
 )
 from psa_chatops.integrations.webhooks import WebhookNotifier
 from psa_chatops.storage.calendar_sync import CALENDAR_KIND
+from psa_chatops.storage.commit_watch import CommitWatch
 from psa_chatops.storage.engine import create_engine
 from psa_chatops.storage.migrations import upgrade
 from psa_chatops.storage.outbox import OutboxStore
@@ -52,8 +74,16 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     await upgrade(engine)
     writer = SqliteWriter(settings.database_url) if settings.is_sqlite else None
     app[keys.ENGINE], app[keys.WRITER] = engine, writer
-    app[keys.BUS] = build_bus(engine, app[keys.CLOCK], writer=writer)
+    app[keys.COMMITS] = await asyncio.to_thread(CommitWatch.open, settings.database_url)
+    app[keys.BUS] = build_bus(
+        engine,
+        app[keys.CLOCK],
+        writer=writer,
+        alert_policy=settings.alert_policy,
+        calendar=configured_calendar(settings),
+    )
     yield
+    app[keys.COMMITS].close()
     if writer is not None:
         await asyncio.to_thread(writer.close)
     await engine.dispose()
@@ -125,6 +155,27 @@ def build_dispatcher(
     if calendar is not None:
         notifiers[CALENDAR_KIND] = calendar
     # --- end calendar sync ---
+    # --- siem forwarding: splunk:/elastic:/qradar:<name> rows to the endpoints named in PSA_SIEM_* ---
+    notifiers.update(
+        siem_notifiers(
+            session,
+            splunk=settings.siem_splunk,
+            elastic=settings.siem_elastic,
+            qradar=settings.siem_qradar,
+            user_agent=f"psa-chatops/{__version__}",
+        )
+    )
+    # --- end siem forwarding ---
+    # --- soc close-back: soc:<provider> rows resolve alerts / isolate devices at SentinelOne and Defender ---
+    soc = soc_clients(settings, session)
+    if soc:
+        notifiers[SOC_KIND] = SocNotifier(soc)
+    # --- end soc close-back ---
+    # --- email notifications: email:contacts|technicians|dispatchers|<address> rows over SMTP or Graph sendMail ---
+    email = email_notifier_for(settings, session, engine=engine, writer=writer)
+    if email is not None:
+        notifiers[EMAIL_KIND] = email
+    # --- end email notifications ---
     return Dispatcher(
         store=store,
         notifiers=NotifierRegistry(notifiers, sandbox_enabled=settings.sandbox),
@@ -183,11 +234,103 @@ def teams_notifier(
     return None
 
 
+# --- email notifications ---
+
+
+def mail_transport(settings: Settings, session: aiohttp.ClientSession) -> MailTransport | None:
+    """SMTP (``PSA_SMTP_URL``) or Graph ``sendMail`` (``PSA_MAIL_TRANSPORT=graph``), None when not configured."""
+    if settings.mail_transport == "graph":
+        tenant, client, secret = settings.graph_tenant_id, settings.graph_client_id, settings.graph_client_secret
+        if not (settings.graph_mail_user and tenant and client and secret):
+            return None
+        options = GraphMailOptions(
+            mailbox=settings.graph_mail_user,
+            tenant_id=tenant,
+            client_id=client,
+            client_secret=secret.get_secret_value(),
+            api_url=settings.graph_api_url,
+            authority_url=settings.graph_authority_url,
+            timeout=settings.smtp_timeout_seconds,
+        )
+        return graph_transport(options, session)
+    if settings.smtp_url is None:
+        return None
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    options_smtp = SmtpOptions(settings.smtp_url, password, settings.smtp_ca_file, settings.smtp_timeout_seconds)
+    return smtp_transport(options_smtp)
+
+
+def email_notifier_for(
+    settings: Settings, session: aiohttp.ClientSession, *, engine: AsyncEngine | None, writer: SqliteWriter | None
+) -> EmailNotifier | None:
+    transport = mail_transport(settings, session) if settings.mail_from else None
+    if transport is None or settings.mail_from is None:
+        return None
+    if engine is None:
+        raise ValueError("e-mail notifications need the database engine (mail_sent, the directory)")
+    return email_notifier(
+        transport,
+        engine,
+        writer=writer,
+        sender=settings.mail_from,
+        reply_to=settings.mail_reply_to,
+        subject_tag=settings.mail_subject_tag,
+        public_url=settings.public_url,
+        default_locale=settings.default_locale,
+    )
+
+
+def schedule_reports(
+    scheduler: AsyncIOScheduler, work: ScheduledWork, settings: Settings, *, writer: SqliteWriter | None
+) -> list[str]:
+    """The report cron jobs (``PSA_REPORT_*_CRON`` in ``PSA_REPORT_TIMEZONE``), when mail can go out at all."""
+    if not settings.mail_configured():
+        return []
+    schedules = {SLA_DIGEST: settings.report_daily_sla_cron, CUSTOMER_SUMMARY: settings.report_weekly_customer_cron}
+    return add_report_jobs(scheduler, work, writer=writer, schedules=schedules, timezone=settings.report_timezone)
+
+
+# --- end email notifications ---
+
+# --- soc pollers: where polled alerts go ---
+
+
+def ingest_sink(bus: MessageBus, provider: str) -> AlertSink:
+    """Polled alerts take the same use-case as pushed ones, as the poller's system actor. An alert the domain
+    refuses is logged and skipped (retrying cannot change the answer); anything else fails the batch, so the
+    poller keeps its watermark and tries again."""
+
+    async def sink(signals: list[AlertSignal]) -> None:
+        for signal in signals:
+            try:
+                await bus.handle(IngestAlert(signal=signal), system_context(f"poller:{provider}"))
+            except DomainError as exc:
+                logger.warning("%s alert %s refused: %s", provider, signal.alert_id, exc)
+
+    return sink
+
+
+# --- end soc pollers ---
+
+
 def start_task(app: web.Application, coro: Coroutine[Any, Any, None], name: str) -> None:
     tasks = app[keys.BACKGROUND]
     task = asyncio.create_task(coro, name=name)
     tasks.add(task)
     task.add_done_callback(tasks.discard)
+
+
+# --- e-mail intake ---
+
+
+def start_mailboxes(app: web.Application, dispatcher: Dispatcher) -> None:
+    """One long-running reader per configured mailbox (IMAP IDLE, POP3, Graph); breakers on the dispatcher's board."""
+    bus, engine, writer = app[keys.BUS], app[keys.ENGINE], app[keys.WRITER]
+    for name, runner in mailbox_runners(app[keys.SETTINGS].mailboxes, engine, writer, bus, dispatcher.breakers).items():
+        start_task(app, runner.run(), name)
+
+
+# --- end e-mail intake ---
 
 
 async def background_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -208,6 +351,15 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
         work = ScheduledWork(app[keys.BUS], app[keys.ENGINE], app[keys.CLOCK])
         start_task(app, work.run(), "scheduled-work")
         scheduler = build_scheduler(work, every_seconds=settings.sla_sweep_seconds)
+        # --- soc pollers: SentinelOne threats / Defender alerts -> the ingest use-case, one replica at a time ---
+        sinks = partial(ingest_sink, app[keys.BUS])
+        for name, poll in soc_pollers(settings, app[keys.HTTP], app[keys.ENGINE], app[keys.WRITER], sinks).items():
+            add_interval_job(scheduler, work, name, poll, every_seconds=settings.security_poll_seconds)
+        # --- end soc pollers ---
+        # --- scheduled reports: queued as email rows, only when mail can go out ---
+        schedule_reports(scheduler, work, settings, writer=app[keys.WRITER])
+        # --- end scheduled reports ---
+        start_mailboxes(app, dispatcher)  # e-mail intake
         scheduler.start()
     yield
     if scheduler is not None:
@@ -226,3 +378,4 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
         teams = dispatcher.notifiers.for_destination(f"{TEAMS_KIND}:shutdown")
         if isinstance(teams, TeamsNotifier | TeamsWorkflowsNotifier):
             await teams.close(grace=2.0)  # a moment for pending root updates; their rows are delivered already
+    await close_siem(dispatcher.notifiers)  # the QRadar syslog connections

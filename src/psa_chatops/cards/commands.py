@@ -33,6 +33,8 @@ CATEGORY_LABELS: Final[Mapping[Category, str]] = {
     Category.PRIORITY: N_("priority changes"),
     Category.SLA: N_("SLA warnings and breaches"),
     Category.ESCALATION: N_("escalations"),
+    Category.ALERT: N_("security alerts"),
+    Category.APPOINTMENT: N_("on-site appointments"),
 }
 
 

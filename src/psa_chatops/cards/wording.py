@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from psa_chatops.cards import alert_facts
 from psa_chatops.cards.labels import SLA_STATE_LABELS, priority_label, sla_target_label, source_label, status_label
 from psa_chatops.cards.links import ticket_url
 from psa_chatops.cards.texts import clip, translator
@@ -18,6 +19,7 @@ from psa_chatops.core.routing import CATEGORY_OF
 from psa_chatops.i18n import Translator
 
 __all__ = [
+    "ALERT_EVENT_TYPES",
     "NAME",
     "NOTE_SNIPPET",
     "REASON_LABELS",
@@ -26,6 +28,7 @@ __all__ = [
     "Markup",
     "Names",
     "event_line",
+    "is_alert_event",
     "name_text",
     "parse_time",
     "root_facts",
@@ -84,7 +87,8 @@ class LineContext:
         self.names: Names = names or {}
         self.public_url = public_url
         self.markup = markup
-        self.ticket_number = int(envelope["number"])
+        number = envelope.get("number")
+        self.ticket_number = number if isinstance(number, int) else 0  # 0: an alert without a ticket (notify_only)
         self.url = ticket_url(public_url, self.ticket_number)
         self.snippet = NOTE_SNIPPET
 
@@ -296,6 +300,119 @@ def _escalated(ctx: LineContext) -> str:
     return " · ".join(parts)
 
 
+def _visit(ctx: LineContext) -> tuple[str, str, str]:
+    """Technician, start and address of an appointment event, ready for a line."""
+    technician = ctx.name(str(ctx.data.get("technician_id") or ""), fallback_msgid=N_("someone"))
+    return technician, ctx.when(ctx.data.get("starts_at")), ctx.long_text(str(ctx.data.get("location") or ""))
+
+
+def _appointment_scheduled(ctx: LineContext) -> str:
+    technician, start, location = _visit(ctx)
+    line = ctx.fill(
+        N_("{actor} booked {technician} on site for {start}: {location}"),
+        actor=ctx.actor,
+        technician=technician,
+        start=start,
+        location=location,
+    )
+    return _glyph(ctx, "appointment", line)
+
+
+def _appointment_rescheduled(ctx: LineContext) -> str:
+    technician, start, location = _visit(ctx)
+    line = ctx.fill(
+        N_("{actor} moved the on-site appointment: {technician}, {start}: {location}"),
+        actor=ctx.actor,
+        technician=technician,
+        start=start,
+        location=location,
+    )
+    return _glyph(ctx, "appointment", line)
+
+
+def _appointment_cancelled(ctx: LineContext) -> str:
+    line = ctx.fill(N_("{actor} cancelled the on-site appointment."), actor=ctx.actor)
+    reason = str(ctx.data.get("reason") or "").strip()
+    if reason and (text := ctx.long_text(reason)):
+        line += " · " + ctx.fill(N_("Reason: {reason}"), reason=text)
+    return _glyph(ctx, "appointment_cancelled", line)
+
+
+def _alert(ctx: LineContext) -> Mapping[str, Any]:
+    """The alert the event is about: the record the envelope carries, else the event's link."""
+    link: Mapping[str, Any] = ctx.data.get("alert") or {}
+    return {**link, **{k: v for k, v in (ctx.envelope.get("alert") or {}).items() if v is not None}}
+
+
+def _alert_subject(ctx: LineContext) -> Mapping[str, str]:
+    alert = _alert(ctx)
+    asset = str(alert.get("affected_asset") or "").strip()
+    return {
+        "severity": ctx.strong(ctx.esc(alert_facts.severity_label(str(alert.get("severity")), ctx.tr.locale))),
+        "provider": ctx.esc(alert_facts.provider_name(str(alert.get("provider") or ""))),
+        "threat": ctx.esc(clip(str(alert.get("threat_type") or alert.get("title") or ""), NAME)),
+        "asset": ctx.esc(clip(asset, NAME)) if asset else ctx.name_text(None, N_("unknown")),
+    }
+
+
+def _alert_received(ctx: LineContext) -> str:
+    if ctx.data.get("correlated"):
+        msgid = N_("Another {severity} alert from {provider} joined the ticket: {threat} on {asset}")
+    else:
+        msgid = N_("{severity} alert from {provider}: {threat} on {asset}")
+    return _glyph(ctx, "alert", ctx.fill(msgid, **_alert_subject(ctx)))
+
+
+def _alert_acknowledged(ctx: LineContext) -> str:
+    return _glyph(ctx, "alert_acknowledged", ctx.fill(N_("{actor} acknowledged the alert."), actor=ctx.actor))
+
+
+def _alert_classified(ctx: LineContext) -> str:
+    label = alert_facts.classification_label(str(ctx.data.get("classification")), ctx.tr.locale)
+    line = ctx.fill(
+        N_("{actor} classified the alert as {classification}."),
+        actor=ctx.actor,
+        classification=ctx.strong(ctx.esc(label)),
+    )
+    return _glyph(ctx, "alert_classified", line)
+
+
+def _alert_escalated(ctx: LineContext) -> str:
+    line = ctx.fill(N_("{actor} escalated the alert to the SOC."), actor=ctx.actor)
+    reason = str(ctx.data.get("reason") or "").strip()
+    if reason and (text := ctx.long_text(reason)):
+        line += " · " + ctx.fill(N_("Reason: {reason}"), reason=text)
+    return _glyph(ctx, "alert_escalated", line)
+
+
+def _alert_isolation(ctx: LineContext) -> str:
+    subject = _alert_subject(ctx)
+    line = ctx.fill(
+        N_("{actor} asked {provider} to isolate {asset}."),
+        actor=ctx.actor,
+        provider=subject["provider"],
+        asset=subject["asset"],
+    )
+    return _glyph(ctx, "alert_isolated", line)
+
+
+ALERT_EVENT_TYPES: Final[frozenset[str]] = frozenset(
+    cls.__name__
+    for cls in (
+        ev.AlertReceived,
+        ev.AlertAcknowledged,
+        ev.AlertClassified,
+        ev.AlertEscalated,
+        ev.AlertIsolationRequested,
+    )
+)
+
+
+def is_alert_event(envelope: Mapping[str, Any]) -> bool:
+    """An alert event: its channel card is the alert card (``cards.*.alert``), not the ticket's."""
+    return str(envelope.get("type")) in ALERT_EVENT_TYPES
+
+
 _LINES: Final[Mapping[str, Callable[[LineContext], str]]] = {
     ev.TicketOpened.__name__: _opened,
     ev.TicketAssigned.__name__: _assigned,
@@ -305,6 +422,14 @@ _LINES: Final[Mapping[str, Callable[[LineContext], str]]] = {
     ev.SlaWarningRaised.__name__: _sla_warning,
     ev.SlaBreached.__name__: _sla_breached,
     ev.TicketEscalated.__name__: _escalated,
+    ev.AppointmentScheduled.__name__: _appointment_scheduled,
+    ev.AppointmentRescheduled.__name__: _appointment_rescheduled,
+    ev.AppointmentCancelled.__name__: _appointment_cancelled,
+    ev.AlertReceived.__name__: _alert_received,
+    ev.AlertAcknowledged.__name__: _alert_acknowledged,
+    ev.AlertClassified.__name__: _alert_classified,
+    ev.AlertEscalated.__name__: _alert_escalated,
+    ev.AlertIsolationRequested.__name__: _alert_isolation,
 }
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from psa_chatops.core.alerts import AlertClassification, AlertSeverity
 from psa_chatops.core.priorities import Priority
 from psa_chatops.core.sla import SlaTargetName
 from psa_chatops.core.tickets_state import Source, Status, Visibility
@@ -114,6 +115,88 @@ class TicketEscalated(Event):
     notify_dispatchers: bool
 
 
+@dataclass(frozen=True, kw_only=True)
+class AlertLink:
+    """Which security alert a ticket event is about (the ticket itself stays a normal ticket)."""
+
+    provider: str
+    alert_id: str
+    severity: AlertSeverity
+    threat_type: str
+    title: str = ""
+    affected_asset: str | None = None
+    asset_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertReceived(Event):
+    """An alert opened this ticket, or (``correlated``) joined it: same asset and threat within the window."""
+
+    alert: AlertLink
+    correlated: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertAcknowledged(Event):
+    alert: AlertLink
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertClassified(Event):
+    alert: AlertLink
+    classification: AlertClassification
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertEscalated(Event):
+    """Handed to the SOC (their analysts, their channel), which is not the ticket's own escalation ladder."""
+
+    alert: AlertLink
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertIsolationRequested(Event):
+    """An admin asked the vendor to cut the alert's device off the network (the SOC outbox row does it)."""
+
+    alert: AlertLink
+    device: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppointmentScheduled(Event):
+    """An on-site visit for this ticket (``core.appointments``); numbered per ticket."""
+
+    appointment_id: int
+    technician_id: str
+    starts_at: datetime
+    ends_at: datetime
+    location: str
+    title: str
+    notes: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppointmentRescheduled(Event):
+    """The visit as it is now (every field), and where it was before, for the history line."""
+
+    appointment_id: int
+    technician_id: str
+    starts_at: datetime
+    ends_at: datetime
+    location: str
+    title: str
+    notes: str = ""
+    previous_starts_at: datetime | None = None
+    previous_technician_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppointmentCancelled(Event):
+    appointment_id: int
+    reason: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -128,6 +211,14 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SlaWarningRaised,
         SlaBreached,
         TicketEscalated,
+        AlertReceived,
+        AlertAcknowledged,
+        AlertClassified,
+        AlertEscalated,
+        AlertIsolationRequested,
+        AppointmentScheduled,
+        AppointmentRescheduled,
+        AppointmentCancelled,
     )
 }
 

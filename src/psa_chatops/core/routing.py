@@ -21,6 +21,8 @@ class Category(StrEnum):
     PRIORITY = "priority"
     SLA = "sla"
     ESCALATION = "escalation"
+    ALERT = "alert"  # security alerts: received, acknowledged, classified, escalated to the SOC
+    APPOINTMENT = "appointment"  # on-site appointments: booked, moved, cancelled
 
 
 CATEGORY_OF: dict[type[ev.Event], Category] = {
@@ -32,6 +34,14 @@ CATEGORY_OF: dict[type[ev.Event], Category] = {
     ev.SlaWarningRaised: Category.SLA,
     ev.SlaBreached: Category.SLA,
     ev.TicketEscalated: Category.ESCALATION,
+    ev.AlertReceived: Category.ALERT,
+    ev.AlertAcknowledged: Category.ALERT,
+    ev.AlertClassified: Category.ALERT,
+    ev.AlertEscalated: Category.ALERT,
+    ev.AlertIsolationRequested: Category.ALERT,
+    ev.AppointmentScheduled: Category.APPOINTMENT,
+    ev.AppointmentRescheduled: Category.APPOINTMENT,
+    ev.AppointmentCancelled: Category.APPOINTMENT,
 }
 
 
@@ -48,7 +58,11 @@ class RoutingRule:
         if self._dispatcher_page(event):
             return True
         category = CATEGORY_OF.get(type(event))
-        if category is None or category not in self.categories:
+        return category is not None and self.accepts(category, customer_id=customer_id, priority=priority)
+
+    def accepts(self, category: Category, *, customer_id: str | None, priority: Priority) -> bool:
+        """The filters alone, for notifications that have no ticket event (a ``notify_only`` alert)."""
+        if category not in self.categories:
             return False
         if self.customer_id is not None and self.customer_id != customer_id:
             return False

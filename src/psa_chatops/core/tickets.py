@@ -206,6 +206,15 @@ def _apply_escalated(t: Ticket, e: ev.TicketEscalated) -> None:
     t.escalation_level = e.level
 
 
+def _apply_alert(t: Ticket, e: ev.Event) -> None:
+    """Alert events change no ticket field: the alert's own record (count, status) lives in ``security_alerts``."""
+
+
+def _apply_appointment(t: Ticket, e: ev.Event) -> None:
+    """Appointments live in their own projection (``appointments``, folded by ``core.appointments.apply``); the
+    event still bumps the ticket's version, so two bookings on one ticket cannot race."""
+
+
 _APPLY: dict[type[ev.Event], Callable[[Ticket, Any], None]] = {
     ev.TicketAssigned: _apply_assigned,
     ev.TicketStatusChanged: _apply_status,
@@ -217,4 +226,12 @@ _APPLY: dict[type[ev.Event], Callable[[Ticket, Any], None]] = {
     ev.SlaWarningRaised: _apply_warning,
     ev.SlaBreached: _apply_breach,
     ev.TicketEscalated: _apply_escalated,
+    ev.AlertReceived: _apply_alert,
+    ev.AlertAcknowledged: _apply_alert,
+    ev.AlertClassified: _apply_alert,
+    ev.AlertEscalated: _apply_alert,
+    ev.AlertIsolationRequested: _apply_alert,
+    ev.AppointmentScheduled: _apply_appointment,
+    ev.AppointmentRescheduled: _apply_appointment,
+    ev.AppointmentCancelled: _apply_appointment,
 }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
+from psa_chatops.core.alert_triage import TriagePolicy
 from psa_chatops.core.commands import Command
 from psa_chatops.core.errors import ConcurrencyError
 from psa_chatops.core.escalation import DEFAULT_RULES, EscalationRule
@@ -36,6 +37,8 @@ class Deps:
 
     clock: Clock
     escalation_rules: tuple[EscalationRule, ...] = DEFAULT_RULES
+    alert_policy: TriagePolicy = field(default_factory=TriagePolicy)
+    calendar: str | None = None  # the Microsoft 365 calendar appointments sync to (None: the sync is off)
 
 
 @dataclass

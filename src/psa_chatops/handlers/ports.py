@@ -13,6 +13,8 @@ from psa_chatops.core import events as ev
 from psa_chatops.core.directory import Asset, Contact, Customer, MaintenanceWindow, Technician
 from psa_chatops.core.sla import SlaPolicy
 from psa_chatops.core.tickets import Ticket
+from psa_chatops.handlers.alert_ports import AlertStore
+from psa_chatops.handlers.appointment_ports import AppointmentStore
 
 
 class Clock(Protocol):
@@ -168,6 +170,12 @@ class UnitOfWork(Protocol):
 
     @property
     def directory(self) -> Directory: ...
+
+    @property
+    def alerts(self) -> AlertStore: ...
+
+    @property
+    def appointments(self) -> AppointmentStore: ...
 
     @property
     def context(self) -> CommandContext: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from psa_chatops.core import commands as c
-from psa_chatops.handlers import sla, tickets
+from psa_chatops.handlers import alerts, appointments, sla, tickets
 from psa_chatops.handlers.messagebus import Handler, Orchestrator
 
 COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
@@ -16,6 +16,15 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.EscalateTicket: tickets.escalate_ticket,
     c.UpdateTicket: tickets.update_ticket,
     c.CheckTicketSla: sla.check_ticket_sla,
+    c.IngestAlert: alerts.ingest_alert,
+    c.AcknowledgeAlert: alerts.acknowledge_alert,
+    c.ClassifyAlert: alerts.classify_alert,
+    c.EscalateAlert: alerts.escalate_alert,
+    c.OpenAlertTicket: alerts.open_alert_ticket,
+    c.IsolateDevice: alerts.isolate_device,
+    c.ScheduleAppointment: appointments.schedule_appointment,
+    c.RescheduleAppointment: appointments.reschedule_appointment,
+    c.CancelAppointment: appointments.cancel_appointment,
 }
 
 ORCHESTRATORS: dict[type[c.Command], Orchestrator] = {

@@ -47,6 +47,12 @@ def is_internal_note(envelope: Mapping[str, Any]) -> bool:
     return envelope.get("type") == "NoteAdded" and not (isinstance(data, dict) and data.get("visibility") == "public")
 
 
+def without_ticket(delivery: Delivery) -> bool:
+    """An alert announced without a ticket (``storage.security_alerts``: ``number`` and ``ticket`` are null)."""
+    payload = delivery.payload
+    return payload.get("number") is None and payload.get("ticket") is None and isinstance(payload.get("alert"), dict)
+
+
 def ticket_number(delivery: Delivery) -> int:
     number = delivery.payload.get("number")
     if not isinstance(number, int):
@@ -116,6 +122,13 @@ class ThreadedDelivery(Generic[C]):
                 async with asyncio.timeout(grace):
                     await self.edits.wait_idle()
         await self.edits.close()
+
+    async def deliver_alone(self, key: str, post: Callable[[], Awaitable[str]]) -> None:
+        """A message about no ticket (an alert recorded without one, ``notify_only``): posted once, unthreaded.
+        There is no root to key a thread by; the alert's later events are about its ticket, once it has one."""
+        if key in self.posted:
+            return
+        self.posted.put(key, await post())
 
     async def deliver(
         self,

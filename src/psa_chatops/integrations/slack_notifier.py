@@ -46,6 +46,11 @@ Incoming-webhook mode (``SlackWebhookNotifier``)
     roots or threads, each event is one message, and internal notes are never sent. 429/5xx are retryable,
     other 4xx permanent.
 
+Alerts without a ticket (``notify_only``)
+    Their rows carry no ticket number, so there is no thread to key: the alert card is posted on its own (once per
+    row, through the same idempotency memory) and is not edited later. Creating its ticket from the card starts
+    the ticket's own thread with the next event.
+
 Locale: the channel's language is not known yet; ``locale_for(destination)`` answers ``default_locale`` today
 and is the place for a per-destination locale later. Tokens: ``token_for(team_id)`` (the settings' bot token
 now; the installation store of multi-workspace installs later).
@@ -79,6 +84,7 @@ from psa_chatops.integrations.chat_threads import (
     is_internal_note,
     render_off_loop,
     ticket_number,
+    without_ticket,
 )
 from psa_chatops.integrations.chat_webhooks import Answer, ChatWebhookNotifier
 from psa_chatops.integrations.errors import (
@@ -234,8 +240,13 @@ class SlackNotifier:
         target = parse_slack_destination(delivery.destination)
         lane = self.lanes.lane(target.lane_key)
         with lane.active():
-            number = ticket_number(delivery)
             envelope = delivery.payload
+            if without_ticket(delivery):
+                token = await self._token(target)
+                post = lambda: self._post_root(target, token, lane, envelope)  # noqa: E731
+                await self.chat.deliver_alone(delivery.idempotency_key, post)
+                return
+            number = ticket_number(delivery)
             token = await self._token(target)
             if is_internal_note(envelope) and await self.customer_facing(target, token):
                 logger.info("internal note on ticket %s not posted to customer-facing %s", number, target.destination)

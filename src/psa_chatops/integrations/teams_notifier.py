@@ -77,6 +77,7 @@ from psa_chatops.integrations.chat_threads import (
     is_internal_note,
     render_off_loop,
     ticket_number,
+    without_ticket,
 )
 from psa_chatops.integrations.chat_webhooks import Answer, ChatWebhookNotifier
 from psa_chatops.integrations.errors import (
@@ -255,8 +256,14 @@ class TeamsNotifier:
         conversation_id = parse_teams_destination(delivery.destination)
         lane = self.lanes.lane(conversation_id)
         with lane.active():
-            number = ticket_number(delivery)
             envelope = delivery.payload
+            if without_ticket(delivery):  # an alert without a ticket: one card, no thread (see slack_notifier)
+                found = await self.conversations.get(conversation_id)
+                alone = self._usable(found, conversation_id, delivery.destination)
+                post = lambda: self._post_root(alone, delivery.destination, lane, envelope)  # noqa: E731
+                await self.chat.deliver_alone(delivery.idempotency_key, post)
+                return
+            number = ticket_number(delivery)
             # The ticket's lock is taken before any I/O: a batch delivers a ticket's rows concurrently, and the
             # lock's FIFO order is what keeps their replies in the order the dispatcher started them.
             async with self.chat.ticket_lock(delivery.destination, number):

@@ -11,7 +11,7 @@ import hmac
 import ipaddress
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ class ApiKeyRecord:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+    signing_secret: str | None = field(default=None, repr=False)  # request signing (HMAC); never logged
 
     def active(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
@@ -106,6 +107,7 @@ class ApiKeyStore:
         allowed_networks: Sequence[str] | None = None,
         expires_at: datetime | None = None,
         sandbox: bool = False,
+        signing_secret: str | None = None,
     ) -> NewApiKey:
         key_id = "".join(secrets.choice(_ALPHABET) for _ in range(ID_LENGTH))
         secret = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
@@ -120,6 +122,7 @@ class ApiKeyStore:
             "created_by": created_by,
             "created_at": now,
             "expires_at": expires_at,
+            "signing_secret": signing_secret,
         }
 
         async def work(conn: SqlConnection) -> None:
@@ -159,6 +162,16 @@ class ApiKeyStore:
 
         return await in_transaction(self._engine, self._writer, work)
 
+    async def set_signing_secret(self, key_id: str, secret: str | None) -> bool:
+        """Rotate (or, with None, remove) the key's signing secret; False when there is no such key."""
+
+        async def work(conn: SqlConnection) -> bool:
+            return bool(
+                (await conn.execute(update(KEYS).where(KEYS.c.id == key_id).values(signing_secret=secret))).rowcount
+            )
+
+        return await in_transaction(self._engine, self._writer, work)
+
     async def touch(self, key_ids: Sequence[str], *, now: datetime) -> None:
         """Record use (batched by the caller: one write for many requests)."""
         if not key_ids:
@@ -183,4 +196,10 @@ def _record(row: Any) -> ApiKeyRecord:
         expires_at=row.get("expires_at"),
         revoked_at=row.get("revoked_at"),
         last_used_at=row.get("last_used_at"),
+        signing_secret=row.get("signing_secret"),
     )
+
+
+def new_signing_secret() -> str:
+    """256 random bits, URL-safe: what ``psa apikey create --signing-secret`` hands out (shown once)."""
+    return secrets.token_urlsafe(32)

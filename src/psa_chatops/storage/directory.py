@@ -74,6 +74,15 @@ class SqlDirectory:
             self._cache.entries[key] = await load()
         return self._cache.entries[key]
 
+    async def cached(self, key: tuple[str, Any], load: Callable[[], Any]) -> Any:
+        """Reference data of another store (alert mappings, severity overrides, asset names), cached like the
+        directory's own: its writes must bump the directory version."""
+        return await self._cached(key, load)
+
+    def forget(self, key: tuple[str, Any]) -> None:
+        """Drop one entry this transaction made stale before its version bump is committed."""
+        self._cache.entries.pop(key, None)
+
     async def _one(self, model: Any, key: str, mapper: Callable[[Any], _T], template: str) -> _T:
         table = t.table_of(model)
 

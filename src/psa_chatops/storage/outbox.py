@@ -9,7 +9,7 @@ earlier one is pending, so thread replies never overtake their root message.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -85,8 +85,15 @@ def envelope(record: RecordedEvent, summary: dict[str, Any]) -> dict[str, Any]:
 
 
 async def enqueue(
-    conn: SqlConnection, items: Iterable[tuple[RecordedEvent, Ticket]], rules: Sequence[RoutingRule], now: datetime
+    conn: SqlConnection,
+    items: Iterable[tuple[RecordedEvent, Ticket]],
+    rules: Sequence[RoutingRule],
+    now: datetime,
+    *,
+    extras: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> int:
+    """One row per (event, destination); ``extras`` (by event id) adds to an envelope, e.g. the alert record an
+    alert event is about, so its card shows the alert as it stands."""
     rows = []
     summaries: dict[int, dict[str, Any]] = {}  # the events of one append share one ticket state
     for record, ticket in items:
@@ -104,6 +111,8 @@ async def enqueue(
         if id(ticket) not in summaries:
             summaries[id(ticket)] = ticket_summary(ticket)
         payload = envelope(record, summaries[id(ticket)])
+        if extras and record.event_id in extras:
+            payload.update(extras[record.event_id])
         rows += [
             {
                 "idempotency_key": idempotency_key(record.event_id, destination),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Table, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from psa_chatops.storage.types import UtcDateTime
@@ -209,6 +209,8 @@ class ApiKeyRow(SQLModel, table=True):
     expires_at: datetime | None = _ts(nullable=True)
     revoked_at: datetime | None = _ts(nullable=True)
     last_used_at: datetime | None = _ts(nullable=True)
+    # HMAC key the client signs its requests with (seed 9.1); it must be verifiable, so it is kept, never logged
+    signing_secret: str | None = Field(default=None, max_length=128)
 
 
 class AuditLogRow(SQLModel, table=True):
@@ -298,6 +300,171 @@ class CalendarFeedRow(SQLModel, table=True):
     created_by: str = Field(max_length=255)
     created_at: datetime = _ts()
     revoked_at: datetime | None = _ts(nullable=True)
+
+
+class SecurityAlertRow(SQLModel, table=True):
+    """One security alert per ``(provider, alert_id)``: the unique key is what makes de-duplication hold when
+    the same alert arrives many times at once; a duplicate only bumps ``count`` and ``last_seen``."""
+
+    __tablename__ = "security_alerts"
+    __table_args__ = (
+        UniqueConstraint("provider", "alert_id", name="uq_security_alerts_provider_alert"),
+        Index("ix_security_alerts_correlation", "correlation_key", "last_seen"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    provider: str = Field(max_length=64)
+    alert_id: str = Field(max_length=255)
+    ticket_number: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    customer_id: str | None = Field(default=None, max_length=64, index=True)  # None: no customer matched (triage)
+    customer_ref: str | None = Field(default=None, max_length=255)  # what the sender named as customer
+    vendor_account: str | None = Field(default=None, max_length=255)
+    asset_id: str | None = Field(default=None, max_length=64)
+    affected_asset: str | None = Field(default=None, max_length=255)
+    severity: str = Field(max_length=16)
+    threat_type: str = Field(max_length=128)
+    title: str
+    first_seen: datetime = _ts()
+    last_seen: datetime = _ts(index=True)
+    count: int = 1
+    action: str = Field(max_length=16)
+    status: str = Field(max_length=16, index=True)
+    classification: str | None = Field(default=None, max_length=32)
+    correlation_key: str | None = Field(default=None, max_length=255)
+    raw: dict[str, Any] = _json()
+    created_by: str = Field(max_length=255)
+    updated_by: str = Field(max_length=255)
+    device_id: str | None = Field(default=None, max_length=255)  # the vendor's device/agent id (isolation)
+
+
+class VendorAccountMappingRow(SQLModel, table=True):
+    """A vendor's site/tenant/account key -> our customer, per provider (how native alerts find their customer)."""
+
+    __tablename__ = "vendor_account_mappings"
+    provider: str = Field(primary_key=True, max_length=64)
+    account: str = Field(primary_key=True, max_length=255)
+    customer_id: str = Field(foreign_key="customers.id", index=True, max_length=64)
+    created_by: str = Field(max_length=255)
+    created_at: datetime = _ts()
+
+
+class AlertSeverityOverrideRow(SQLModel, table=True):
+    """A customer's own severity -> priority mapping, one row per severity it changes."""
+
+    __tablename__ = "alert_severity_overrides"
+    customer_id: str = Field(primary_key=True, foreign_key="customers.id", max_length=64)
+    severity: str = Field(primary_key=True, max_length=16)
+    priority: str = Field(max_length=16)
+    updated_by: str = Field(max_length=255)
+    updated_at: datetime = _ts()
+
+
+class AlertPollCursorRow(SQLModel, table=True):
+    """Where each vendor poller stands (a watermark it wrote after its sink took the alerts), one row per provider."""
+
+    __tablename__ = "alert_poll_cursors"
+    provider: str = Field(primary_key=True, max_length=64)
+    cursor: str
+    updated_at: datetime = _ts()
+    updated_by: str = Field(max_length=255)
+
+
+class AppointmentRow(SQLModel, table=True):
+    """On-site appointments: a projection of the ticket's ``Appointment*`` events (``core.appointments``), written
+    in the same transaction; cancelled ones stay (status ``cancelled``) so the calendar sync can remove them."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (Index("ix_appointments_technician_starts", "technician_id", "starts_at"),)
+    ticket_number: int = Field(primary_key=True, sa_type=BigInteger)
+    appointment_id: int = Field(primary_key=True)
+    customer_id: str = Field(max_length=64, index=True)
+    technician_id: str = Field(max_length=64)
+    starts_at: datetime = _ts(index=True)
+    ends_at: datetime = _ts()
+    location: str
+    title: str
+    notes: str = ""
+    status: str = Field(max_length=16)
+    cancel_reason: str | None = None
+    created_by: str = Field(max_length=255)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    version: int = 1
+
+
+# --- mail intake: processed messages, mailbox cursors, ticket attachments ---
+
+
+class MailMessageRow(SQLModel, table=True):
+    """Every inbound mail the intake decided on, keyed by its ``Message-ID`` (or ``sha256:`` of the raw bytes):
+    written in the same transaction as the ticket or note it made, so a re-poll finds it and only marks it."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (Index("ix_mail_messages_rate", "rate_key", "received_at"),)
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    message_key: str = Field(max_length=998, unique=True)
+    mailbox: str = Field(max_length=255)
+    outcome: str = Field(max_length=16)  # ticket, note, ignored, suppressed
+    reason: str | None = Field(default=None, max_length=64)
+    ticket_number: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    sender: str | None = Field(default=None, max_length=320)
+    subject: str = ""
+    rate_key: str | None = Field(default=None, max_length=64)  # sha256 of sender + normalised subject
+    quote: str = ""  # what was stripped from the note, kept so nothing is lost
+    signature: str = ""
+    details: dict[str, Any] = _json()  # warnings, refused commands, attachment decisions
+    received_at: datetime = _ts()
+    created_by: str = Field(max_length=255)
+
+
+class MailCursorRow(SQLModel, table=True):
+    """Where a mailbox reader stands when the server keeps no state for us (Graph's delta link)."""
+
+    __tablename__ = "mail_cursors"
+    mailbox: str = Field(primary_key=True, max_length=255)
+    cursor: str
+    updated_at: datetime = _ts()
+    updated_by: str = Field(max_length=255)
+
+
+class TicketAttachmentRow(SQLModel, table=True):
+    """A file that came with a ticket's mail; ``content`` is kept in the database up to the attachment policy's
+    size limit (and only for allowed types), otherwise it is None and ``refused`` says why."""
+
+    __tablename__ = "ticket_attachments"
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    ticket_number: int = Field(sa_type=BigInteger, index=True)
+    message_key: str = Field(max_length=998)
+    name: str | None = None
+    content_type: str = Field(max_length=255)
+    size: int
+    content_id: str | None = Field(default=None, max_length=998)
+    inline: bool = False
+    sha256: str | None = Field(default=None, max_length=64)
+    content: bytes | None = Field(default=None, sa_type=LargeBinary)
+    refused: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+    created_by: str = Field(max_length=255)
+
+
+# --- end mail intake ---
+
+# --- outgoing mail: the Message-IDs we sent, so replies thread and intake finds the ticket ---
+
+
+class MailSentRow(SQLModel, table=True):
+    """One e-mail we sent: its ``Message-ID`` (without angle brackets), the ticket it was about (none for reports),
+    the recipient and the event. Later mails about the ticket reference these ids; intake matches replies on them."""
+
+    __tablename__ = "mail_sent"
+    __table_args__ = (Index("ix_mail_sent_ticket_recipient", "ticket_number", "recipient", "sent_at"),)
+    message_id: str = Field(primary_key=True, max_length=255)
+    ticket_number: int | None = Field(default=None, sa_type=BigInteger)
+    recipient: str = Field(max_length=320)
+    event_type: str = Field(max_length=64)
+    sent_at: datetime = _ts()
+
+
+# --- end outgoing mail ---
 
 
 def table_of(model: type[SQLModel]) -> Table:

@@ -7,7 +7,7 @@ exception inside ``async with``) leaves no trace, so nothing is ever announced t
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, Self
 
@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 from psa_chatops.core.tickets import Ticket
 from psa_chatops.handlers.ports import Clock, CommandContext, RecordedEvent
 from psa_chatops.storage import audit_log, outbox
+from psa_chatops.storage.appointments import SqlAppointmentStore
 from psa_chatops.storage.directory import DirectoryCache, SqlDirectory
 from psa_chatops.storage.repositories import SqlTicketRepository
+from psa_chatops.storage.security_alerts import SqlAlertStore
 from psa_chatops.storage.sqlite_writer import SqliteWriter, WriterConnection
 from psa_chatops.storage.ticket_cache import TicketCache
 
@@ -77,6 +79,8 @@ class EngineConnection:
 class SqlUnitOfWork:
     tickets: SqlTicketRepository
     directory: SqlDirectory
+    alerts: SqlAlertStore
+    appointments: SqlAppointmentStore
 
     def __init__(
         self,
@@ -115,6 +119,10 @@ class SqlUnitOfWork:
             observe_directory_version=self.directory.observe_version,
             cache=self._ticket_cache,
         )
+        self.alerts = SqlAlertStore(
+            conn, dialect=self._engine.dialect.name, context=lambda: self.context, directory=self.directory
+        )
+        self.appointments = SqlAppointmentStore(conn, now=self._clock.now)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -132,7 +140,11 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         if self._pending:
             rules = await self.directory.routing_rules()
-            self.outbox_rows += await outbox.enqueue(self.connection, self._pending, rules, self._clock.now())
+            extras = await self.alerts.envelope_extras(self._pending)
+            self.outbox_rows += await outbox.enqueue(
+                self.connection, self._pending, rules, self._clock.now(), extras=extras
+            )
+            self.outbox_rows += await self.alerts.close_back(self._pending, self._clock.now())
         slot = self.context.audit
         if slot is not None and not slot.written:
             numbers = {record.event.number for record, _ in self._pending}
@@ -171,6 +183,4 @@ def sql_uow_factory(
 
 class SystemClock:
     def now(self) -> datetime:
-        from datetime import UTC
-
         return datetime.now(UTC)

@@ -15,6 +15,7 @@ from psa_chatops.bot.api import keys as api_keys
 from psa_chatops.bot.api.operations import Api
 from psa_chatops.bot.api.ratelimit import build_rate_limiter
 from psa_chatops.bot.api.response_cache import EventInvalidator, MemoryResponseCache, build_response_cache
+from psa_chatops.bot.api.signing import build_replay_guard
 from psa_chatops.bot.api.tokens import ExternalIssuer, TokenIssuer, TokenVerifier, load_or_create_signing_key
 from psa_chatops.bot.settings import Settings
 from psa_chatops.storage.api_keys import ApiKeyStore
@@ -90,6 +91,7 @@ async def api_ctx(app: web.Application) -> AsyncIterator[None]:
         cache=cache,
         idempotency=IdempotencyStore(engine, writer=writer),
         policies=gateway.rate_policies(settings),
+        replay=build_replay_guard(redis_url),
     )
     invalidator = EventInvalidator(cache)
     app[keys.BUS].after_commit.append(invalidator)
@@ -98,4 +100,5 @@ async def api_ctx(app: web.Application) -> AsyncIterator[None]:
     await invalidator.close()
     await cache.close()
     await limiter.close()
+    await app[api_keys.DEPS].replay.close()
     await verifier.close()

@@ -6,7 +6,8 @@ write request (and each refused one) to the audit log. The steps:
 2. ``check_body`` refuses oversized bodies (413) and bodies that are not JSON (415).
 3. ``authenticate`` turns an API key or a bearer JWT into a ``Principal`` (401 when presented but invalid;
    403 when the key's IP allow-list excludes the client).
-4. ``limit_by_key`` spends a token of the key's bucket.
+4. ``verify_signature`` checks the request signature when the key has a signing secret (``bot.api.signing``).
+5. ``limit_by_key`` spends a token of the key's bucket.
 
 Steps are plain functions rather than nested middlewares: the same order, without a coroutine frame and aiohttp's
 per-middleware wrapper for each (a fifth of the gateway's cost per request).
@@ -29,6 +30,7 @@ from psa_chatops.bot.api import keys as api_keys
 from psa_chatops.bot.api.principal import Principal
 from psa_chatops.bot.api.problems import TITLES, ProblemError, problem_body, problem_response
 from psa_chatops.bot.api.ratelimit import Decision, RatePolicy, rate_limit_headers
+from psa_chatops.bot.api.signing import verify_signature
 from psa_chatops.bot.api.tokens import IdentityProviderUnavailable, InvalidToken
 from psa_chatops.bot.logs import REQUEST_ID
 from psa_chatops.bot.middlewares import STATUS_OF_KIND, request_locale
@@ -214,6 +216,7 @@ def key_principal(record: ApiKeyRecord) -> Principal:
         customer_ids=record.customer_ids,
         sandbox=record.sandbox,
         key_id=record.id,
+        signing_secret=record.signing_secret,
     )
 
 
@@ -258,5 +261,11 @@ async def _token_principal(request: web.Request, token: str) -> Principal:
     )
 
 
-STEPS: tuple[Callable[[web.Request], Awaitable[None]], ...] = (limit_by_ip, check_body, authenticate, limit_by_key)
+STEPS: tuple[Callable[[web.Request], Awaitable[None]], ...] = (
+    limit_by_ip,
+    check_body,
+    authenticate,
+    verify_signature,
+    limit_by_key,
+)
 MIDDLEWARES = [gateway]

@@ -9,6 +9,7 @@ from aiohttp import web
 from psa_chatops.bot.api.principal import Principal
 from psa_chatops.bot.api.ratelimit import RateLimiter, RatePolicy
 from psa_chatops.bot.api.response_cache import ResponseCache
+from psa_chatops.bot.api.signing import MemoryReplayGuard, ReplayGuard
 from psa_chatops.bot.api.tokens import TokenIssuer, TokenVerifier
 from psa_chatops.bot.settings import Settings
 from psa_chatops.handlers.ports import AuditSlot, Clock
@@ -30,6 +31,7 @@ class ApiDeps:
     idempotency: IdempotencyStore
     policies: dict[str, RatePolicy]
     key_cache: dict[str, tuple[float, ApiKeyRecord]] = field(default_factory=dict)
+    replay: ReplayGuard = field(default_factory=MemoryReplayGuard)  # signed requests seen (Redis when configured)
 
 
 DEPS = web.AppKey("api_deps", ApiDeps)

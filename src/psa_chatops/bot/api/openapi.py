@@ -144,6 +144,8 @@ def _responses(op: Operation, refs: Refs) -> dict[str, Any]:
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": refs[(op.response, "serialization")]}}
     responses: dict[str, Any] = {str(op.status): ok}
+    for status in op.also:
+        responses[str(status)] = {**ok, "description": {200: "OK", 201: "Created"}.get(status, "Success")}
     if op.method == "GET":
         responses["304"] = {"description": "Not modified (If-None-Match)"}
     for status in sorted({*op.errors, 429}):

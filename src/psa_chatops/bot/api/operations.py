@@ -68,6 +68,7 @@ class Operation:
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
+    also: tuple[int, ...] = ()  # other success statuses with the same body (an alert: 201 new ticket, 200 duplicate)
     description: str = ""
     errors: tuple[int, ...] = ()
     cacheable: bool = False  # GET responses may be cached, keyed by principal, invalidated by ``Reply.cache_tags``

@@ -1,13 +1,13 @@
 """Who calls the API: an API key or an OAuth2 token, with scopes; turned into the actor the handlers check.
 
 Scopes: ``tickets:read``, ``tickets:write``, ``directory:read``, ``directory:write``, ``routing:read``,
-``routing:write``, ``alerts:write`` and ``admin`` (everything, including deliveries and API keys). A ``:write``
-scope implies the matching ``:read``.
+``routing:write``, ``alerts:read``, ``alerts:write`` and ``admin`` (everything, including deliveries and API
+keys). A ``:write`` scope implies the matching ``:read``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psa_chatops.handlers.ports import Actor, ApiClient
 
@@ -18,6 +18,7 @@ SCOPES: dict[str, str] = {
     "directory:write": "Create and change customers, contacts, assets, technicians and maintenance windows",
     "routing:read": "Read routing rules (which channels hear which events)",
     "routing:write": "Create, change and delete routing rules",
+    "alerts:read": "Read security alerts and severity mappings",
     "alerts:write": "Post security alerts",
     "admin": "Everything, including deliveries (outbox) and API keys",
 }
@@ -37,6 +38,7 @@ class Principal:
     customer_ids: tuple[str, ...] | None = None
     sandbox: bool = False
     key_id: str | None = None  # the API key behind it (also for OAuth2 tokens issued to a key)
+    signing_secret: str | None = field(default=None, repr=False)  # requests must be signed with it (seed 9.1)
 
     def has(self, scope: str) -> bool:
         if ADMIN in self.scopes or scope in self.scopes:

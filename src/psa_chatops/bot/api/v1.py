@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from psa_chatops.bot.api import tickets, v1_resources
+from psa_chatops.bot.api import tickets, v1_appointments, v1_resources
 from psa_chatops.bot.api import v1_models as m
 from psa_chatops.bot.api.operations import Api, Call, Operation, Reply
 from psa_chatops.core.sla import SlaTargetName
@@ -210,14 +210,19 @@ OPERATIONS = [
 
 
 def build_api() -> Api:
+    from psa_chatops.bot.api import security, signing  # security's presenters use this module's
+
     api = Api(
         VERSION,
         title="psa-chatops API",
-        description="Tickets, customers, assets and SLAs of the embedded PSA. Errors are RFC 9457 problem+json.",
+        description="Tickets, customers, assets and SLAs of the embedded PSA. Errors are RFC 9457 problem+json."
+        + signing.describe(),
     )
     from psa_chatops.bot.api import v2  # v2 is built from v1's declarations; v1 only asks which it replaces
 
     replaced = v2.replaced_in_v1()
     api.extend(replace(op, successor=v2.ROOT) if op.operation_id in replaced else op for op in OPERATIONS)
     api.extend(replace(op, successor=v2.ROOT) if op.operation_id in replaced else op for op in v1_resources.OPERATIONS)
+    api.extend(security.OPERATIONS)
+    api.extend(v1_appointments.OPERATIONS)
     return api

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from psa_chatops.bot.api import admin, directory, routing, sandbox
+from psa_chatops.bot.api import admin, directory, routing, sandbox, windows
 from psa_chatops.bot.api import v1_directory_models as dm
 from psa_chatops.bot.api.directory import Kind, Page
 from psa_chatops.bot.api.operations import Call, Handler, Operation, Reply
@@ -398,6 +398,11 @@ def directory_operations(
     ]  # fmt: skip
 
 
+async def delete_window(call: Call) -> Reply:
+    await windows.delete(call, call.params.id)
+    return Reply(None, status=204, resource=f"{directory.WINDOWS.name}:{call.params.id}")
+
+
 DIRECTORY = [
     *directory_operations(
         directory.CUSTOMERS, nouns=("customer", "customers"),
@@ -431,6 +436,13 @@ DIRECTORY = [
                 dm.MaintenanceWindowUpdate),
         params=dm.MaintenanceWindowListParams, filters=("customer_id",),
         description="Planned maintenance of a customer, for all its assets or the ones listed.",
+    ),
+    Operation(
+        "DELETE", "/maintenance-windows/{id}", "deleteMaintenanceWindow", "Delete a maintenance window",
+        "maintenance-windows", delete_window, scopes=("directory:write",), params=dm.RecordKey, status=204,
+        errors=NOT_FOUND,
+        description="With a Microsoft 365 calendar configured, its calendar entry is removed as well (queued in the "
+        "same transaction).",
     ),
     *directory_operations(
         directory.POLICIES, nouns=("SLA policy", "SLA policies"),

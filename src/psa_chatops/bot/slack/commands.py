@@ -18,11 +18,12 @@ from psa_chatops.core.routing import Category
 from psa_chatops.core.tickets_state import Status
 
 SUBCOMMANDS = (
-    *("help", "ticket", "mine", "queue", "search", "sla"),
+    *("help", "ticket", "alert", "mine", "queue", "search", "sla"),
     *("assign", "note", "close", "link", "subscribe", "unsubscribe"),
 )
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
-EVENT_ALIASES = {"alert": Category.NEW}  # tickets opened from alerts are "new" tickets for routing
+EVENT_ALIASES: dict[str, Category] = {}  # other words for a category (none today: "alert" is a category itself)
+ALERT_USAGE = "/psa alert <provider>/<alert id> | /psa alert 12345"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,15 @@ class Unknown:
 @dataclass(frozen=True)
 class ShowTicket:
     number: int
+
+
+@dataclass(frozen=True)
+class ShowAlert:
+    """One alert by its provider and id (``sentinelone/1789``), or the alerts filed on a ticket (``12345``)."""
+
+    provider: str | None = None
+    alert_id: str | None = None
+    number: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,7 @@ Request = (
     Help
     | Unknown
     | ShowTicket
+    | ShowAlert
     | NewTicket
     | Mine
     | Queue
@@ -157,6 +168,19 @@ def _ticket(rest: str) -> Request:
     if token.lower() == "new":
         return NewTicket(tail)
     return ShowTicket(ticket_number(token))
+
+
+def _alert(rest: str) -> Request:
+    """``<provider>/<alert id>`` (the id may hold slashes itself) or a ticket number."""
+    token, tail = _first(rest, ALERT_USAGE)
+    if tail:
+        raise InvalidError(N_("Usage: {usage}"), usage=ALERT_USAGE)
+    provider, slash, alert_id = token.partition("/")
+    if slash:
+        if not provider or not alert_id or len(provider) > 64 or len(alert_id) > 255:
+            raise InvalidError(N_("“{value}” names no alert. Usage: {usage}"), value=token, usage=ALERT_USAGE)
+        return ShowAlert(provider=provider.lower(), alert_id=alert_id)
+    return ShowAlert(number=ticket_number(token))
 
 
 def _no_args(request: Request) -> Callable[[str], Request]:
@@ -259,6 +283,7 @@ def _categories(value: str) -> frozenset[Category]:
 
 _PARSERS: dict[str, Callable[[str], Request]] = {
     "ticket": _ticket,
+    "alert": _alert,
     "mine": _no_args(Mine()),
     "queue": _queue,
     "search": _search,

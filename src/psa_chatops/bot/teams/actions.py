@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from psa_chatops.bot import chat_queries
-from psa_chatops.bot.teams import activities, replies, texts
+from psa_chatops.bot.teams import activities, alerts, replies, texts
 from psa_chatops.bot.teams.runtime import TeamsRuntime
 from psa_chatops.cards.teams import ids
 from psa_chatops.core import commands as cmd
@@ -74,6 +74,8 @@ class Click:
 async def act(click: Click) -> Payload:
     """The invoke response: the card to show in place, or a short message (errors, unlinked users)."""
     actor = click.context.actor
+    if alerts.is_alert_verb(click.verb):
+        return await alerts.act(click.rt, click.context, verb=click.verb, data=click.data, user_id=click.user_id)
     if not (actor.technician or actor.contact):
         return replies.message_response(replies.plain(replies.link_instructions(click.locale)))
     try:

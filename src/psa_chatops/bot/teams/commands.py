@@ -23,6 +23,7 @@ from psa_chatops.bot.slack.commands import (
     Note,
     Queue,
     Search,
+    ShowAlert,
     ShowTicket,
     Sla,
     Subscribe,
@@ -42,6 +43,7 @@ __all__ = [
     "Queue",
     "Request",
     "Search",
+    "ShowAlert",
     "ShowTicket",
     "Sla",
     "Subscribe",
@@ -67,6 +69,7 @@ Request = (
     Help
     | Unknown
     | ShowTicket
+    | ShowAlert
     | NewTicket
     | Mine
     | Queue

@@ -16,6 +16,7 @@ from psa_chatops.bot import chat_queries
 from psa_chatops.bot.teams import commands as c
 from psa_chatops.bot.teams import replies, subscriptions, texts
 from psa_chatops.bot.teams.runtime import TeamsRuntime
+from psa_chatops.cards.teams.alert import alert_card
 from psa_chatops.core import commands as cmd
 from psa_chatops.core.errors import DomainError, NotFoundError
 from psa_chatops.core.tickets_state import Visibility
@@ -86,6 +87,11 @@ async def _show(request: c.ShowTicket, said: Said) -> Card:
     return said.card(await chat_queries.ticket(said.rt, said.context, request.number))
 
 
+async def _show_alert(request: c.ShowAlert, said: Said) -> Card:
+    first, *others = await chat_queries.alerts(said.rt, said.context, request)
+    return alert_card(first, locale=said.locale, public_url=said.rt.public_url, others=others)
+
+
 async def _list(request: chat_queries.ListRequest, said: Said) -> Card:
     return said.listing(await chat_queries.listing(said.rt, said.context, request))
 
@@ -138,6 +144,7 @@ async def link(said: Said) -> Card:
 
 ANSWERS: dict[type[Any], Callable[[Any, Said], Awaitable[Card]]] = {
     c.ShowTicket: _show,
+    c.ShowAlert: _show_alert,
     c.Mine: _list,
     c.Queue: _list,
     c.Search: _list,

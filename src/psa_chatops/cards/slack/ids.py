@@ -14,6 +14,16 @@ OPEN_IN_PSA = "ticket.open_in_psa"  # URL button; Slack still sends an action, w
 SHARE = "ticket.share"  # "Share in channel" on the ephemeral card
 ACTION_PREFIX = "ticket."
 
+# Buttons on the alert card (``cards.slack.alert``): the value is "<provider>/<alert id>" (``cards.alert_facts``).
+ALERT_ACKNOWLEDGE = "alert.acknowledge"
+ALERT_ASSIGN_TO_ME = "alert.assign_to_me"  # assigns the alert's ticket
+ALERT_CREATE_TICKET = "alert.create_ticket"  # notify_only alerts without a ticket
+ALERT_ESCALATE = "alert.escalate"  # confirm dialog
+ALERT_FALSE_POSITIVE = "alert.false_positive"  # confirm dialog; closes the ticket
+ALERT_ISOLATE = "alert.isolate"  # admins only, confirm dialog
+ALERT_OPEN_TICKET = "alert.open_ticket"  # URL button to the ticket; acked and ignored
+ALERT_PREFIX = "alert."
+
 # Modals: ``callback_id`` values; ``private_metadata`` is a JSON object (ticket number, channel, thread ts, ...).
 NEW_TICKET_MODAL = "modal.new_ticket"
 ADD_NOTE_MODAL = "modal.add_note"

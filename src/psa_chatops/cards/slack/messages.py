@@ -157,6 +157,12 @@ def option(raw: str, value: str) -> dict[str, Any]:
 COMMANDS: Final[tuple[CommandHelp, ...]] = (
     CommandHelp("ticket", "/psa ticket <number>", "/psa ticket 12345", N_("Show a ticket with its buttons.")),
     CommandHelp("ticket", "/psa ticket new [title]", "/psa ticket new VPN down", N_("Open the form for a new ticket.")),
+    CommandHelp(
+        "alert",
+        "/psa alert <provider>/<id> | <number>",
+        "/psa alert sentinelone/1789",
+        N_("Show a security alert (or a ticket's alerts) with its buttons."),
+    ),
     CommandHelp("mine", "/psa mine", "/psa mine", N_("Your open tickets.")),
     CommandHelp(
         "queue",

@@ -12,10 +12,12 @@ An id without a name is shown without its kind prefix ("tom").
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Final
 
-from psa_chatops.cards import wording
+from psa_chatops.cards import alert_facts, wording
 from psa_chatops.cards.slack import ids
+from psa_chatops.cards.slack.alert import alert_card, alert_summary
 from psa_chatops.cards.slack.messages import Block, Message, actions, context, fallback, fields_section, section
 from psa_chatops.cards.slack.text import (
     bold,
@@ -57,6 +59,13 @@ _MARKUP: Final = wording.Markup(
         "sla_warning": ":warning:",
         "sla_breached": ":rotating_light:",
         "escalated": ":arrow_double_up:",
+        "appointment": ":calendar:",
+        "appointment_cancelled": ":x:",
+        "alert": ":shield:",
+        "alert_acknowledged": ":eyes:",
+        "alert_classified": ":white_check_mark:",
+        "alert_escalated": ":sos:",
+        "alert_isolated": ":no_entry:",
     },
     sla_emoji={state: emoji for state, (emoji, _) in SLA_MARKERS.items()},
 )
@@ -82,6 +91,8 @@ def root_message(
 ) -> Message:
     """The compact card of the ticket as it stands after the event, with the card's buttons (for technicians)."""
     ctx = _Context(envelope, translator(locale, timezone), names, public_url)
+    if wording.is_alert_event(envelope):
+        return _alert_root(ctx, buttons=True)
     ticket = ctx.ticket
     blocks: list[Block] = [section(_title_line(ctx)), fields_section(_root_fields(ctx))]
     line = _line(ctx)
@@ -119,6 +130,8 @@ def webhook_message(
 ) -> dict[str, Any]:
     """The incoming-webhook payload: what happened and the compact card, with a link instead of buttons."""
     ctx = _Context(envelope, translator(locale, timezone), names, public_url)
+    if wording.is_alert_event(envelope):
+        return _alert_root(ctx, buttons=False).as_dict()
     line = _line(ctx) or translate_mrkdwn(N_("Ticket #{number} was updated."), ctx.tr.locale, number=ctx.ticket_number)
     blocks: list[Block] = [
         section(line),
@@ -130,6 +143,24 @@ def webhook_message(
 
 
 # --- the root card -----------------------------------------------------------------------------------------------
+
+
+def _alert_root(ctx: _Context, *, buttons: bool) -> Message:
+    """An alert event's card: the alert as it stands, what just happened, and (bot mode) a technician's buttons.
+    Without a ticket (``notify_only``) it stands alone; the notifier posts it without a thread."""
+    view = alert_facts.view_from_envelope(ctx.envelope)
+    customer = view.customer_id and (ctx.names.get(view.customer_id) or view.customer_id)
+    view = replace(view, customer_name=customer or None, actions=view.actions if buttons else ())
+    card = alert_card(view, locale=ctx.tr.locale, public_url=ctx.public_url, timezone=ctx.tr.timezone)
+    line = _line(ctx)
+    blocks = list(card.blocks)
+    if line:
+        blocks.insert(len(blocks) - 1, context(translate_mrkdwn(N_("Latest: {event}"), ctx.tr.locale, event=line)))
+    if view.ticket_number is not None:
+        text = f"#{view.ticket_number} {escape(clip(view.title, 150))}"
+    else:
+        text = alert_summary(view, locale=ctx.tr.locale)
+    return Message(fallback(f"{text}: {line}" if line else text), blocks)
 
 
 def _title_line(ctx: _Context) -> str:

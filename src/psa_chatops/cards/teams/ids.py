@@ -13,12 +13,23 @@ REFRESH = "ticket.refresh"  # the card's refresh action: re-render for the viewe
 NEW_TICKET = "ticket.new"  # the "new ticket" form's submit
 VERB_PREFIX = "ticket."
 
+# Alert card verbs (``cards.teams.alert``): data carries "provider" and "alert_id" instead of number/version.
+ALERT_ACKNOWLEDGE = "alert.acknowledge"
+ALERT_ASSIGN_TO_ME = "alert.assign_to_me"
+ALERT_CREATE_TICKET = "alert.create_ticket"
+ALERT_ESCALATE = "alert.escalate"  # input ALERT_REASON (optional)
+ALERT_FALSE_POSITIVE = "alert.false_positive"  # input ALERT_COMMENT (optional)
+ALERT_ISOLATE = "alert.isolate"  # admins only, behind a ShowCard confirmation
+ALERT_VERB_PREFIX = "alert."
+
 # Input ids inside cards.
 STATUS = "status"
 NOTE_BODY = "note"
 NOTE_VISIBILITY = "visibility"  # "internal" | "public"
 ESCALATION_REASON = "reason"
 RESOLUTION = "resolution"
+ALERT_COMMENT = "alert_comment"
+ALERT_REASON = "alert_reason"
 TITLE = "title"
 DESCRIPTION = "description"
 CUSTOMER = "customer"

@@ -223,6 +223,12 @@ def budget(full: int, scale: float) -> int:
 COMMANDS: Final[tuple[CommandHelp, ...]] = (
     CommandHelp("ticket", "ticket <number>", "ticket 12345", N_("Show a ticket with its buttons.")),
     CommandHelp("new", "new [title]", "new VPN down", N_("Open the form for a new ticket.")),
+    CommandHelp(
+        "alert",
+        "alert <provider>/<id> | <number>",
+        "alert sentinelone/1789",
+        N_("Show a security alert (or a ticket's alerts) with its buttons."),
+    ),
     CommandHelp("mine", "mine", "mine", N_("Your open tickets.")),
     CommandHelp(
         "queue",

@@ -13,10 +13,12 @@ The reply lines are the same sentences as Slack's thread lines (one catalog entr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Final
 
-from psa_chatops.cards import wording
+from psa_chatops.cards import alert_facts, wording
 from psa_chatops.cards.teams import ids
+from psa_chatops.cards.teams.alert import alert_card
 from psa_chatops.cards.teams.messages import (
     Card,
     Element,
@@ -69,6 +71,13 @@ _GLYPHS: Final[Mapping[str, str]] = {
     "sla_warning": "⚠️",
     "sla_breached": "🚨",
     "escalated": "⏫",
+    "appointment": "📅",
+    "appointment_cancelled": "❌",
+    "alert": "🛡️",
+    "alert_acknowledged": "👀",
+    "alert_classified": "✅",
+    "alert_escalated": "🆘",
+    "alert_isolated": "⛔",
 }
 _SLA_EMOJI: Final[Mapping[str, str]] = {state: emoji for state, (emoji, _) in SLA_MARKERS.items()}
 
@@ -135,6 +144,8 @@ def root_card(
 ) -> Card:
     """The compact card of the ticket as it stands after the event, with the technicians' actions."""
     ctx = _Context(envelope, translator(locale, timezone), names, public_url)
+    if wording.is_alert_event(envelope):
+        return _alert_root(ctx, buttons=True, limit=limit)
     ticket = ctx.ticket
     actions = ticket_actions(ticket, locale=ctx.tr.locale, public_url=public_url) if ticket else []
     refresh = refresh_spec(ctx.ticket_number, int(ticket.get("version") or 0), viewer_ids) if ticket else None
@@ -193,6 +204,8 @@ def webhook_message(
     """The Workflows webhook payload (``{"type": "message", "attachments": [card]}``): what happened and the compact
     card, "Open in PSA" as the only action; the whole payload stays within ``limit`` bytes."""
     ctx = _Context(envelope, translator(locale, timezone), names, public_url)
+    if wording.is_alert_event(envelope):
+        return workflows_payload(_alert_root(ctx, buttons=False, limit=limit - 200))
 
     def render(scale: float) -> Card:
         ctx.snippet = budget(wording.NOTE_SNIPPET, scale)
@@ -209,6 +222,26 @@ def webhook_message(
 
 
 # --- the root card -----------------------------------------------------------------------------------------------
+
+
+def _alert_root(ctx: _Context, *, buttons: bool, limit: int) -> Card:
+    """An alert event's card: the alert as it stands, what just happened, and (bot mode) a technician's actions.
+    Without a ticket (``notify_only``) it stands alone; the notifier posts it as a new conversation message."""
+    view = alert_facts.view_from_envelope(ctx.envelope)
+    customer = view.customer_id and (ctx.names.get(view.customer_id) or view.customer_id)
+    view = replace(view, customer_name=customer or None, actions=view.actions if buttons else ())
+    card = alert_card(
+        view, locale=ctx.tr.locale, public_url=ctx.public_url, timezone=ctx.tr.timezone, limit=limit - 2_048
+    )
+    line = _line(ctx)
+    if line:
+        latest = translate_md(N_("Latest: {event}"), ctx.tr.locale, event=line)
+        card["body"].insert(len(card["body"]) - 1, text_block(latest, size="Small", separator=True))
+        card["fallbackText"] = plain(f"{card['fallbackText']}: {_plain_line(ctx)}", 500)
+    if not buttons:
+        url = ctx.url if view.ticket_number is not None else ctx.public_url
+        card["actions"] = [open_url_action(ctx.tr.t("Open in PSA"), url)]
+    return card
 
 
 def _title_block(ctx: _Context) -> Element:

@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
 
 from psa_chatops.core.directory import Asset, Contact, Customer, Technician
 from psa_chatops.core.errors import N_, ConcurrencyError
@@ -92,10 +91,8 @@ class SqlMailStore:
         return await self.ticket_for_sent_messages(ids)
 
     async def ticket_for_sent_messages(self, message_ids: Sequence[str]) -> int | None:
-        """The ticket of a notification we sent (the outgoing mail's ``mail_sent`` table, once it exists)."""
-        sent = SQLModel.metadata.tables.get("mail_sent")
-        if sent is None or "message_id" not in sent.c or "ticket_number" not in sent.c:
-            return None
+        """The ticket of a notification we sent (``mail_sent``, written by the outgoing mail notifier)."""
+        sent = t.table_of(t.MailSentRow)
         wanted = [*message_ids, *(f"<{i}>" for i in message_ids)]  # stored with or without angle brackets
         query = select(sent.c.ticket_number).where(sent.c.message_id.in_(wanted), sent.c.ticket_number.is_not(None))
         found = (await self._conn.execute(query.limit(1))).scalar()

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from psa_chatops.integrations.mail_in.runner import MailboxRunner, drain
 from psa_chatops.storage import mail_messages as store
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.engine import read_connection
+from psa_chatops.storage.mail_sent import MailSentStore, SentMail
 from tests.integrations.mail_in.conftest import corpus_mail
 from tests.integrations.mail_in.dovecot import Dovecot
 
@@ -113,6 +115,26 @@ async def test_replies_by_tag_and_by_references_become_notes_on_the_ticket(
         ("Geht wieder.", "public", "contact:c-1"),
         ("Und der Drucker?", "public", "contact:c-1"),
     ]
+
+
+async def test_a_reply_to_our_notification_without_a_tag_is_a_note_on_its_ticket(
+    db: AsyncEngine, dovecot: Dovecot, mailbox_for: Callable[..., MailboxConfig], runner_for: Runners
+) -> None:
+    """Threading by a mail we SENT (``mail_sent``, written by the outgoing notifier): the customer's client kept
+    only ``In-Reply-To``, and changed the subject."""
+    mailbox = mailbox_for()
+    dovecot.deliver(_mail("first@mueller-mb.de"))
+    await runner_for(mailbox).once()
+    [ticket] = await _tickets(db)
+    sent = SentMail("n-42.1@psa.example", ticket.number, "nina@mueller-mb.de", "TicketOpened", datetime.now(UTC))
+    await MailSentStore(db).record(sent)
+    reply = "In-Reply-To: <n-42.1@psa.example>\r\n"
+    dovecot.deliver(_mail("reply@mueller-mb.de", subject="Danke", body="Passt so.\n", extra=reply))
+
+    result = await runner_for(mailbox).once()
+
+    assert [(v.outcome, v.ticket_number) for v in result.taken] == [(Outcome.NOTE, ticket.number)]
+    assert [n.body for n in await _notes(db, ticket.number)] == ["Passt so."]
 
 
 async def test_commands_apply_with_the_senders_permissions(

@@ -3,6 +3,7 @@ errors as RFC 9457 problem+json (never a stack trace)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -28,12 +29,20 @@ STATUS_OF_KIND = {
 }
 
 
+_RID_PREFIX, _rid_count = os.urandom(8).hex(), itertools.count(1)
+
+
+def _request_id() -> str:
+    """Unique and unguessable enough to correlate logs: a random per-process prefix and a counter (no syscall)."""
+    return f"{_RID_PREFIX}{next(_rid_count):016x}"
+
+
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id (echoed, or made), errors as problem+json, metrics and one structured log line per request: one
     middleware, since every request pays for each layer (a coroutine frame plus aiohttp's wrapper)."""
     incoming = request.headers.get("X-Request-Id", "")
-    rid = incoming if _VALID_ID.match(incoming) else os.urandom(16).hex()
+    rid = incoming if incoming and _VALID_ID.match(incoming) else _request_id()
     token = REQUEST_ID.set(rid)
     started = time.perf_counter()
     status, sent = 500, 0

@@ -86,23 +86,18 @@ def is_slow(request: c.Request) -> bool:
 
 def needs_slack(body: dict[str, Any]) -> bool:
     """Whether this ``/psa`` text has work for the lazy listener (a modal, ``users.info``)."""
-    return _needs_slack(str(body.get("text", "")))
+    request = _parsed(str(body.get("text", "")))
+    return request is not None and is_slow(request)
 
 
 @functools.lru_cache(maxsize=1024)
-def _needs_slack(text: str) -> bool:  # the same few texts arrive again and again; parsing is pure
+def _parsed(text: str) -> c.Request | None:
+    """The request, or None when the text is invalid (the ack explains why). The same few texts arrive again and
+    again, and parsing is pure: the matcher and the answer cache share one parse per text."""
     try:
-        return is_slow(c.parse(text))
+        return c.parse(text)
     except DomainError:
-        return False
-
-
-@functools.lru_cache(maxsize=1024)
-def _only_reads(text: str) -> bool:
-    try:
-        return isinstance(c.parse(text), c.ShowTicket)
-    except DomainError:
-        return False
+        return None
 
 
 async def answer(rt: SlackRuntime, body: dict[str, Any]) -> Payload | None:
@@ -113,7 +108,7 @@ async def answer(rt: SlackRuntime, body: dict[str, Any]) -> Payload | None:
     kept until the next commit anywhere (``storage.commit_watch``) or the next minute, and sent as prepared JSON.
     """
     text = str(body.get("text", ""))
-    if not _only_reads(text):
+    if not isinstance(_parsed(text), c.ShowTicket):
         return await _answer(rt, body)
     minute = int(rt.now().timestamp()) // 60
     key = ("slack.answer", body.get("team_id"), body.get("user_id"), text, minute)

@@ -6,7 +6,8 @@ Routes: the token endpoints of ``tests.fakes.graph``; ``GET /v1.0/security/alert
 ``$skiptoken``); ``PATCH /v1.0/security/alerts_v2/{id}`` (only ``status``, ``classification``, ``determination``,
 ``assignedTo`` with Graph's enum values, else 400); ``POST /mde/api/machines/{id}/isolate`` (``Comment`` and
 ``IsolationType`` Full|Selective required; a second isolation while one is pending is 400
-``ActiveRequestAlreadyExists``, as Defender answers). Every API call needs a Bearer token the fake issued.
+``ActiveRequestAlreadyExists``, as Defender answers). Every API call needs a Bearer token the fake issued; each
+is recorded (``state.calls``) with its body and its ``Authorization`` header, before any failure is answered.
 Failures: ``fail_next(n, status=429, retry_after=2)``; ``down()`` / ``up()`` (503 without Retry-After).
 """
 
@@ -44,6 +45,7 @@ class DefenderCall:
     path: str
     query: dict[str, str]
     body: dict[str, Any]
+    authorization: str | None = None  # the header as sent: "Bearer <token>"
 
 
 @dataclass
@@ -90,15 +92,15 @@ async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
     if request.can_read_body:
         parsed = await request.json()
         body = parsed if isinstance(parsed, dict) else {}
-    state.calls.append(DefenderCall(request.method, request.path, dict(request.query), body))
+    authorization = request.headers.get("Authorization")
+    state.calls.append(DefenderCall(request.method, request.path, dict(request.query), body, authorization))
     if state.is_down:
         return _error(503, "ServiceUnavailable")
     if state._failures:
         status, retry_after = state._failures.popleft()
         code = "TooManyRequests" if status == 429 else "Failure"
         return _error(status, code, {"Retry-After": retry_after} if retry_after else {})
-    auth = request.headers.get("Authorization", "")
-    if auth.removeprefix("Bearer ") not in request.app[GRAPH_STATE].tokens:
+    if (authorization or "").removeprefix("Bearer ") not in request.app[GRAPH_STATE].tokens:
         return _error(401, "InvalidAuthenticationToken")
     request[BODY] = body
     response = await handler(request)

@@ -1,6 +1,7 @@
 """Close-back and isolation end to end: closing or resolving a security ticket (any channel: the bus as Slack and
 Teams call it, and the REST API) writes exactly one ``soc:<provider>`` outbox row in the same transaction, and the
-real dispatcher delivers it to the loopback SentinelOne fake; vendors without close-back get nothing."""
+real dispatcher delivers it to the loopback SentinelOne fake, or through msal and Graph to the loopback Defender
+fake (a 5xx there leaves the row for the next attempt); vendors without close-back get nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 from pytest_aiohttp import AiohttpServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,15 +26,22 @@ from psa_chatops.handlers.alert_queries import show_alert
 from psa_chatops.handlers.alert_views import AlertIngestView, AlertView
 from psa_chatops.handlers.messagebus import MessageBus
 from psa_chatops.handlers.ports import CommandContext
+from psa_chatops.integrations.calendar_graph import GRAPH_SCOPE
 from psa_chatops.storage import tables as t
 from psa_chatops.storage.outbox import OutboxStore
 from tests.bot.api.conftest import Api, api, make_api
 from tests.conftest import ContextFor, FrozenClock
+from tests.fakes.defender import FakeDefender
+from tests.fakes.graph import CLIENT_ID, CLIENT_SECRET, TENANT
 from tests.fakes.sentinelone import TOKEN, FakeSentinelOne, start_fake_sentinelone
+from tests.integrations.security.conftest import mde, tls, tls_session
+from tests.integrations.security.test_defender_api import alert as graph_alert
 from tests.integrations.security.test_sentinelone_api import threat
 
 OUTBOX = t.table_of(t.OutboxRow)
-__all__ = ["api", "make_api"]  # the REST API fixtures, used here as in tests/bot/api
+# The REST API fixtures, used here as in tests/bot/api; the Defender fake and a session trusting its TLS, as in
+# tests/integrations/security.
+__all__ = ["api", "make_api", "mde", "tls", "tls_session"]
 
 
 @pytest.fixture
@@ -69,10 +78,14 @@ async def soc_rows(engine: AsyncEngine) -> list[Any]:
         return list((await conn.execute(stmt)).all())
 
 
-async def deliver(engine: AsyncEngine, s1: FakeSentinelOne, session: aiohttp.ClientSession, clock: FrozenClock) -> int:
-    settings = Settings(sentinelone_url=s1.url, sentinelone_api_token=TOKEN)
+async def drain(engine: AsyncEngine, settings: Settings, session: aiohttp.ClientSession, clock: FrozenClock) -> int:
+    """One pass of the real dispatcher, wired from ``settings`` as the service wires it."""
     dispatcher = build_dispatcher(settings, OutboxStore(engine), session, clock, engine=engine)
     return await dispatcher.drain()
+
+
+async def deliver(engine: AsyncEngine, s1: FakeSentinelOne, session: aiohttp.ClientSession, clock: FrozenClock) -> int:
+    return await drain(engine, Settings(sentinelone_url=s1.url, sentinelone_api_token=TOKEN), session, clock)
 
 
 async def test_closing_an_alert_ticket_resolves_the_alert_at_sentinelone(
@@ -209,3 +222,110 @@ async def test_resolving_through_the_rest_api_writes_the_row_in_the_same_transac
         ("soc:sentinelone", number, "resolve", "true_positive")
     ]
     assert rows[0].payload["alert_id"] == "S1-4711"
+
+
+# --- Microsoft Defender: msal client credentials, then Graph PATCH /security/alerts_v2/{id} ------------------------
+
+DEFENDER_ALERT = "da638702391234567890_-1122334455"  # Graph's alert ids look like this
+
+
+def defender_settings(mde: FakeDefender) -> Settings:
+    """Defender's own app credentials (no Graph calendar or mail settings: only the ``soc:`` notifier is on)."""
+    return Settings(
+        defender_tenant_id=TENANT,
+        defender_client_id=CLIENT_ID,
+        defender_client_secret=SecretStr(CLIENT_SECRET),
+        graph_authority_url=mde.authority_url,
+        graph_api_url=mde.graph_url,
+        defender_endpoint_api_url=mde.endpoint_url,
+    )
+
+
+async def ingest_defender_alert(mde: FakeDefender, bus: MessageBus, ctx: CommandContext) -> int:
+    """The alert known to the fake (unresolved) and ingested here, as the Graph poller hands it on."""
+    mde.state.alerts = [graph_alert(DEFENDER_ALERT, 10, device="mde-1")]
+    return await ingest(bus, ctx, s1_alert(provider="defender", alert_id=DEFENDER_ALERT, device_id="mde-1"))
+
+
+async def test_a_false_positive_verdict_resolves_the_alert_in_graph(
+    db: AsyncEngine,
+    bus: MessageBus,
+    context_for: ContextFor,
+    mde: FakeDefender,
+    tls_session: aiohttp.ClientSession,
+    clock: FrozenClock,
+) -> None:
+    tom = await context_for("tom")
+    number = await ingest_defender_alert(mde, bus, tom)
+    verdict = c.ClassifyAlert(
+        provider="defender",
+        alert_id=DEFENDER_ALERT,
+        classification=AlertClassification.FALSE_POSITIVE,
+        comment="EICAR test file",
+    )
+
+    view: AlertView = await bus.handle(verdict, tom)  # closes the ticket with the verdict as its resolution
+    rows = await soc_rows(db)
+
+    assert (view.status, view.classification) == ("resolved", "false_positive")
+    assert [(r.destination, r.event_type, r.ticket_number, r.status) for r in rows] == [
+        ("soc:defender", "SecurityAlertAction", number, "pending")
+    ]
+    assert rows[0].payload == {
+        "action": "resolve",
+        "provider": "defender",
+        "alert_id": DEFENDER_ALERT,
+        "classification": "false_positive",
+        "device": None,
+    }
+    assert mde.state.calls == []  # nothing reaches Defender before the dispatcher runs
+
+    assert await drain(db, defender_settings(mde), tls_session, clock) == 1
+
+    (token_request,) = mde.graph.of("token")
+    assert (token_request.body["grant_type"], token_request.body["client_id"]) == ("client_credentials", CLIENT_ID)
+    assert GRAPH_SCOPE in token_request.body["scope"].split()
+    (issued,) = mde.graph.tokens
+    (patch,) = mde.state.calls
+    assert (patch.method, patch.path, patch.query) == ("PATCH", f"/v1.0/security/alerts_v2/{DEFENDER_ALERT}", {})
+    assert patch.authorization == f"Bearer {issued}"
+    assert patch.body == {"status": "resolved", "classification": "falsePositive", "determination": "notMalicious"}
+    resolved = mde.state.alert(DEFENDER_ALERT)
+    assert (resolved["status"], resolved["classification"], resolved["determination"]) == (
+        "resolved",
+        "falsePositive",
+        "notMalicious",
+    )
+    assert [(r.status, r.attempts, r.last_error) for r in await soc_rows(db)] == [("delivered", 1, None)]
+
+
+async def test_a_server_error_at_graph_keeps_the_row_for_the_next_attempt(
+    db: AsyncEngine,
+    bus: MessageBus,
+    context_for: ContextFor,
+    mde: FakeDefender,
+    tls_session: aiohttp.ClientSession,
+    clock: FrozenClock,
+) -> None:
+    tom = await context_for("tom")
+    number = await ingest_defender_alert(mde, bus, tom)
+    await bus.handle(c.CloseTicket(number=number, resolution="Reimaged the machine."), tom)
+    mde.state.fail_next(1, status=500, retry_after=None)
+
+    assert await drain(db, defender_settings(mde), tls_session, clock) == 1
+
+    (row,) = await soc_rows(db)
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.next_attempt_at > clock.now()
+    assert "500" in (row.last_error or "")
+    assert mde.state.alert(DEFENDER_ALERT)["status"] == "new"  # the failed PATCH changed nothing
+    assert await drain(db, defender_settings(mde), tls_session, clock) == 0  # backing off: not due yet
+
+    clock.advance(minutes=15)  # past the longest backoff (PSA_OUTBOX_BACKOFF_CAP_SECONDS, 600 s)
+    assert await drain(db, defender_settings(mde), tls_session, clock) == 1
+
+    assert [call.body for call in mde.state.of("PATCH", "/v1.0/security/alerts_v2/")] == [
+        {"status": "resolved", "classification": "truePositive", "determination": "other"}
+    ] * 2  # the same request again: setting a status is idempotent
+    assert mde.state.alert(DEFENDER_ALERT)["status"] == "resolved"
+    assert [(r.status, r.attempts) for r in await soc_rows(db)] == [("delivered", 2)]

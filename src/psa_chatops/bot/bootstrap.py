@@ -13,7 +13,7 @@ from psa_chatops.handlers.actors import resolve_actor, system_actor
 from psa_chatops.handlers.messagebus import Deps, MessageBus, run_here
 from psa_chatops.handlers.ports import Actor, AuditSlot, Clock, CommandContext, RecordedEvent
 from psa_chatops.handlers.reactions import REACTIONS
-from psa_chatops.handlers.registry import COMMAND_HANDLERS, ORCHESTRATORS
+from psa_chatops.handlers.registry import COMMAND_HANDLERS, new_orchestrators
 from psa_chatops.storage.directory import DirectoryCache, SqlDirectory
 from psa_chatops.storage.engine import read_connection
 from psa_chatops.storage.sqlite_writer import SqliteWriter
@@ -44,7 +44,7 @@ def build_bus(
         handlers=dict(COMMAND_HANDLERS),
         reactions=list(REACTIONS),
         after_commit=list(after_commit or []),
-        orchestrators=dict(ORCHESTRATORS),
+        orchestrators=new_orchestrators(),
         runner=writer.run if writer else run_here,
     )
 

@@ -296,16 +296,20 @@ def schedule_reports(
 
 
 def ingest_sink(bus: MessageBus, provider: str) -> AlertSink:
-    """Polled alerts take the same use-case as pushed ones, as the poller's system actor. An alert the domain
-    refuses is logged and skipped (retrying cannot change the answer); anything else fails the batch, so the
-    poller keeps its watermark and tries again."""
+    """Polled alerts take the same use-case as pushed ones, as the poller's system actor, all at once (so they are
+    written in batches). An alert the domain refuses is logged and skipped (retrying cannot change the answer);
+    anything else fails the poll, so the poller keeps its watermark and tries again."""
 
     async def sink(signals: list[AlertSignal]) -> None:
-        for signal in signals:
-            try:
-                await bus.handle(IngestAlert(signal=signal), system_context(f"poller:{provider}"))
-            except DomainError as exc:
-                logger.warning("%s alert %s refused: %s", provider, signal.alert_id, exc)
+        context = system_context(f"poller:{provider}")
+        outcomes = await asyncio.gather(
+            *(bus.handle(IngestAlert(signal=signal), context) for signal in signals), return_exceptions=True
+        )
+        for signal, outcome in zip(signals, outcomes, strict=True):
+            if isinstance(outcome, DomainError):
+                logger.warning("%s alert %s refused: %s", provider, signal.alert_id, outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
 
     return sink
 

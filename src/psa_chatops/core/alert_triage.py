@@ -16,6 +16,7 @@ The order of the questions is the policy:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -171,6 +172,7 @@ def is_duplicate(signal: AlertSignal, existing: AlertRecord | None) -> bool:
 # --- assets and correlation keys ---------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # asset names repeat for every alert of a customer
 def host_names(name: str) -> tuple[str, str]:
     """(full, short): ``WS-042.corp.local`` -> ``("ws-042.corp.local", "ws-042")``; an IP address stays whole."""
     full = name.strip().rstrip(".").lower()

@@ -225,11 +225,21 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 def to_payload(event: Event) -> dict[str, Any]:
     """JSON-ready dict of the event's fields (without number/occurred_at, which the envelope stores)."""
-    return {
-        f.name: _encode(getattr(event, f.name))
-        for f in dataclasses.fields(event)
-        if f.name not in ("number", "occurred_at")
-    }
+    return {name: _encode(getattr(event, name)) for name in _field_names(type(event)) if name not in _ENVELOPE}
+
+
+_ENVELOPE = frozenset(("number", "occurred_at"))
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names, looked up once per class (``dataclasses.fields`` rebuilds them per call)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def from_payload(type_name: str, *, number: int, occurred_at: datetime, payload: dict[str, Any]) -> Event:
@@ -245,7 +255,7 @@ def _encode(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: _encode(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, dict):
         return {str(_encode(k)): _encode(v) for k, v in value.items()}
     if isinstance(value, tuple | list):

@@ -7,6 +7,7 @@ parameter, never ``datetime.now()``, so the clock is testable across DST changes
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -42,6 +43,12 @@ class BusinessCalendar:
         (),
     )
     holidays: frozenset[date] = frozenset()
+
+    def __post_init__(self) -> None:  # hashed once: every SLA computation looks its days up by calendar
+        object.__setattr__(self, "_hash", hash((self.timezone, self.weekly, self.holidays)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined,no-any-return]
 
     @property
     def zone(self) -> ZoneInfo:
@@ -86,10 +93,11 @@ def _aware(moment: datetime) -> datetime:
     return moment
 
 
-def _open_intervals(day: date, calendar: BusinessCalendar) -> list[tuple[datetime, datetime]]:
+@functools.lru_cache(maxsize=4096)  # the same few days, for every ticket of a customer
+def _open_intervals(day: date, calendar: BusinessCalendar) -> tuple[tuple[datetime, datetime], ...]:
     """The day's opening intervals as aware UTC datetimes (empty on holidays and closed days)."""
     if day in calendar.holidays:
-        return []
+        return ()
     zone = calendar.zone
     intervals = []
     for start, end in calendar.weekly[day.weekday()]:
@@ -99,7 +107,7 @@ def _open_intervals(day: date, calendar: BusinessCalendar) -> list[tuple[datetim
         start_utc, end_utc = local_start.astimezone(UTC), local_end.astimezone(UTC)
         if end_utc > start_utc:
             intervals.append((start_utc, end_utc))
-    return intervals
+    return tuple(intervals)
 
 
 def business_seconds_between(start: datetime, end: datetime, calendar: BusinessCalendar) -> float:

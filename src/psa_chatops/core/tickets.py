@@ -53,7 +53,10 @@ class SlaClock:
         return self.elapsed_before + running
 
     def percent(self, now: datetime, calendar: BusinessCalendar) -> float:
-        return 100.0 * self.elapsed(now, calendar) / self.target_seconds if self.target_seconds > 0 else 100.0
+        return self.percent_of(self.elapsed(now, calendar))
+
+    def percent_of(self, elapsed: float) -> float:
+        return 100.0 * elapsed / self.target_seconds if self.target_seconds > 0 else 100.0
 
 
 @dataclass

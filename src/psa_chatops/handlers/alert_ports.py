@@ -28,8 +28,13 @@ class AlertFilter:
 class AlertStore(Protocol):
     async def get(self, provider: str, alert_id: str) -> AlertRecord | None: ...
 
+    async def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], AlertRecord]: ...
+
     async def insert(self, record: AlertRecord, *, actor: str) -> None:
         """Raises ``ConcurrencyError`` when the ``(provider, alert_id)`` was taken meanwhile (the bus retries)."""
+
+    async def insert_many(self, records: Sequence[tuple[AlertRecord, str]]) -> None:
+        """``insert`` for several alerts, each with its actor, at once."""
 
     async def save(self, record: AlertRecord, *, actor: str) -> None: ...
 
@@ -42,6 +47,9 @@ class AlertStore(Protocol):
 
     async def correlated(self, correlation_key: str, *, since: datetime) -> AlertRecord | None:
         """The newest alert with this key seen since ``since`` whose ticket is still open."""
+
+    async def correlated_many(self, keys: Sequence[str], *, since: datetime) -> dict[str, AlertRecord]:
+        """``correlated`` for several keys at once (the keys without such an alert are missing)."""
 
     async def for_ticket(self, number: int) -> list[AlertRecord]: ...
 

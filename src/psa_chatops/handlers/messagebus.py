@@ -55,14 +55,14 @@ class MessageBus:
         orchestrate = self.orchestrators.get(type(command))
         if orchestrate is not None:
             return await orchestrate(command, context, self)
-        result, events = await self._run(command, context)
-        if events:
-            for hook in self.after_commit:
-                hook(events)
-            await self._react(events, context)
+        result, events = await self.execute(command, context)
+        self.announce(events)
+        await self.react(events, context)
         return result
 
-    async def _run(self, command: Command, context: CommandContext) -> tuple[Any, list[RecordedEvent]]:
+    async def execute(self, command: Command, context: CommandContext) -> tuple[Any, list[RecordedEvent]]:
+        """Run the command's handler (no orchestrator, no reactions): its result and the events it committed.
+        For orchestrators that settle the events themselves, e.g. a batch of several requests."""
         handler = self.handlers[type(command)]
         attempt = 1
         while True:
@@ -81,7 +81,14 @@ class MessageBus:
         uow = self.uow_factory(context)
         return await self.runner(lambda: query(uow))
 
-    async def _react(self, events: list[RecordedEvent], context: CommandContext) -> None:
+    def announce(self, events: list[RecordedEvent]) -> None:
+        """Tell the after-commit hooks (caches, live views) what was committed."""
+        if events:
+            for hook in self.after_commit:
+                hook(events)
+
+    async def react(self, events: list[RecordedEvent], context: CommandContext) -> None:
+        """Run the reactions' follow-up commands for committed events, caused by them, in ``context``'s chain."""
         from psa_chatops.handlers.actors import system_actor
 
         for record in events:

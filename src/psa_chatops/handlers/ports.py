@@ -5,6 +5,7 @@ them; tests may substitute their own.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, Self
@@ -93,10 +94,16 @@ class RecordedEvent:
     actor: str
     correlation_id: str
     causation_id: str | None
+    encoded: dict[str, Any] | None = field(default=None, compare=False, repr=False)  # ``data``, when known
 
     @property
     def event_id(self) -> str:
         return f"{self.event.number}:{self.version}"
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The event's JSON payload: encoded once for its row and its notifications."""
+        return self.encoded if self.encoded is not None else ev.to_payload(self.event)
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,12 @@ class TicketRepository(Protocol):
 
     async def next_number(self) -> int: ...
 
+    async def next_numbers(self, count: int) -> list[int]: ...
+
     async def append(self, ticket: Ticket | None, events: Sequence[ev.Event]) -> Ticket: ...
+
+    async def open_many(self, batch: Sequence[tuple[CommandContext, Sequence[ev.Event]]]) -> list[Ticket]:
+        """New tickets, each opened for its own context (actor, correlation), written together."""
 
     async def find(self, query: TicketFilter) -> list[Ticket]:
         """Tickets for lists: without their notes (``get`` loads those)."""
@@ -179,6 +191,10 @@ class UnitOfWork(Protocol):
 
     @property
     def context(self) -> CommandContext: ...
+
+    def acting_for(self, context: CommandContext) -> AbstractContextManager[None]:
+        """Inside the block, this unit acts on behalf of ``context`` (one request of a batch); a block that ends
+        without an exception puts that request's audit line into the commit."""
 
     async def __aenter__(self) -> Self: ...
 

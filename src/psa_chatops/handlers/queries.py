@@ -37,8 +37,8 @@ def sla_views(ticket: Ticket, calendar: BusinessCalendar, now: datetime) -> tupl
     views = []
     for name, clock in ticket.sla.items():
         running = clock.met_at is None
-        percent = round(clock.percent(now, calendar), 1) if running else 0.0
         elapsed = clock.elapsed(clock.met_at or now, calendar)
+        percent = round(clock.percent_of(elapsed), 1) if running else 0.0
         views.append(
             SlaView(
                 name.value,

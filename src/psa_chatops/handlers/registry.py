@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from psa_chatops.core import commands as c
-from psa_chatops.handlers import alerts, appointments, sla, tickets
+from psa_chatops.handlers import alert_ingest, alerts, appointments, sla, tickets
+from psa_chatops.handlers.alert_batching import AlertBatcher
 from psa_chatops.handlers.messagebus import Handler, Orchestrator
 
 COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
@@ -16,7 +17,7 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.EscalateTicket: tickets.escalate_ticket,
     c.UpdateTicket: tickets.update_ticket,
     c.CheckTicketSla: sla.check_ticket_sla,
-    c.IngestAlert: alerts.ingest_alert,
+    alert_ingest.IngestAlertBatch: alert_ingest.ingest_alert_batch,
     c.AcknowledgeAlert: alerts.acknowledge_alert,
     c.ClassifyAlert: alerts.classify_alert,
     c.EscalateAlert: alerts.escalate_alert,
@@ -30,3 +31,8 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
 ORCHESTRATORS: dict[type[c.Command], Orchestrator] = {
     c.CheckSlaBreaches: sla.check_sla_breaches,
 }
+
+
+def new_orchestrators() -> dict[type[c.Command], Orchestrator]:
+    """Per bus: the alert batcher keeps the requests that wait for its next batch."""
+    return {**ORCHESTRATORS, c.IngestAlert: AlertBatcher()}

@@ -85,12 +85,16 @@ class SqlDirectory:
 
     async def _one(self, model: Any, key: str, mapper: Callable[[Any], _T], template: str) -> _T:
         table = t.table_of(model)
+        found: _T | None
+        if self._checked and (table.name, key) in self._cache.entries:  # the usual case: no closure, no await
+            found = self._cache.entries[(table.name, key)]
+        else:
 
-        async def load() -> _T | None:
-            row = (await self._conn.execute(select(table).where(table.c.id == key))).first()
-            return None if row is None else mapper(row)
+            async def load() -> _T | None:
+                row = (await self._conn.execute(select(table).where(table.c.id == key))).first()
+                return None if row is None else mapper(row)
 
-        found: _T | None = await self._cached((table.name, key), load)
+            found = await self._cached((table.name, key), load)
         if found is None:
             raise NotFoundError(template, id=key)
         return found

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from psa_chatops.core.events import to_payload
 from psa_chatops.core.routing import RoutingRule, is_internal
 from psa_chatops.core.tickets import Ticket
 from psa_chatops.handlers.ports import Delivery, RecordedEvent
@@ -79,7 +78,7 @@ def envelope(record: RecordedEvent, summary: dict[str, Any]) -> dict[str, Any]:
         "actor": record.actor,
         "correlation_id": record.correlation_id,
         "causation_id": record.causation_id,
-        "data": to_payload(record.event),
+        "data": record.data,
         "ticket": summary,
     }
 

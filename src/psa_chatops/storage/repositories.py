@@ -46,7 +46,7 @@ UPDATE_TICKET = update(TICKETS).where(
 BUMP_COUNTER = (
     update(COUNTERS)
     .where(COUNTERS.c.name == bindparam("w_name"))
-    .values(value=COUNTERS.c.value + 1)
+    .values(value=COUNTERS.c.value + bindparam("w_by"))
     .returning(COUNTERS.c.value)
 )
 
@@ -84,40 +84,58 @@ class SqlTicketRepository:
         return list((await self._conn.execute(GET_NOTES, {"number": number})).all())
 
     async def next_number(self) -> int:
-        table = COUNTERS
-        row = (await self._conn.execute(BUMP_COUNTER, {"w_name": TICKET_COUNTER})).first()
+        return (await self.next_numbers(1))[0]
+
+    async def next_numbers(self, count: int) -> list[int]:
+        """``count`` consecutive ticket numbers in one statement (an alert storm opens many tickets at once)."""
+        row = (await self._conn.execute(BUMP_COUNTER, {"w_name": TICKET_COUNTER, "w_by": count})).first()
         if row is not None:
-            return int(row[0])
+            return list(range(int(row[0]) - count + 1, int(row[0]) + 1))
+        last = FIRST_TICKET_NUMBER + count - 1
         try:
-            await self._conn.execute(insert(table).values(name=TICKET_COUNTER, value=FIRST_TICKET_NUMBER))
+            await self._conn.execute(insert(COUNTERS).values(name=TICKET_COUNTER, value=last))
         except IntegrityError as exc:  # another first ticket took this number meanwhile: the bus retries
             raise ConcurrencyError(
                 N_("Ticket #{number} was changed by someone else; please try again."), number=FIRST_TICKET_NUMBER
             ) from exc
-        return FIRST_TICKET_NUMBER
+        return list(range(FIRST_TICKET_NUMBER, last + 1))
 
     async def append(self, ticket: Ticket | None, events: Sequence[ev.Event]) -> Ticket:
         """Append events at the ticket's version (optimistic concurrency) and update the projection."""
         if not events:
             raise ValueError("append needs at least one event")
         expected = ticket.version if ticket else 0
-        ctx, recorded_at = self._context(), self._now()
-        records = [
-            RecordedEvent(e, expected + i + 1, ctx.actor.id, ctx.correlation_id, ctx.causation_id)
-            for i, e in enumerate(events)
-        ]
-        try:
-            await self._conn.execute(INSERT_EVENTS, [_event_row(r, recorded_at) for r in records])
-        except IntegrityError as exc:
-            raise ConcurrencyError(
-                N_("Ticket #{number} was changed by someone else; please try again."), number=events[0].number
-            ) from exc
+        records = _recorded(events, expected, self._context())
+        await self._insert_events(records, events[0].number)
         updated = _fold(ticket, events)
         await self._project(updated, expected)
         await self._insert_notes(events)
         for record in records:
             self._collect(record, updated)
         return updated
+
+    async def open_many(self, batch: Sequence[tuple[CommandContext, Sequence[ev.Event]]]) -> list[Ticket]:
+        """New tickets, each with the context it is opened for: one INSERT of all their events and one of all
+        their rows, where ``append`` would take two statements per ticket."""
+        if not batch or not all(events for _, events in batch):
+            raise ValueError("open_many needs at least one ticket, each with at least one event")
+        opened = [(_recorded(events, 0, ctx), Ticket.replay(events)) for ctx, events in batch]
+        await self._insert_events([r for records, _ in opened for r in records], batch[0][1][0].number)
+        await self._conn.execute(INSERT_TICKET, [m.ticket_to_row(ticket) for _, ticket in opened])
+        await self._insert_notes([e for _, events in batch for e in events])
+        for records, ticket in opened:
+            for record in records:
+                self._collect(record, ticket)
+        return [ticket for _, ticket in opened]
+
+    async def _insert_events(self, records: Sequence[RecordedEvent], number: int) -> None:
+        recorded_at = self._now()
+        try:
+            await self._conn.execute(INSERT_EVENTS, [_event_row(r, recorded_at) for r in records])
+        except IntegrityError as exc:
+            raise ConcurrencyError(
+                N_("Ticket #{number} was changed by someone else; please try again."), number=number
+            ) from exc
 
     async def _project(self, ticket: Ticket, expected: int) -> None:
         row = m.ticket_to_row(ticket)
@@ -166,6 +184,13 @@ class SqlTicketRepository:
             await self._conn.execute(select(table).where(table.c.aggregate_id == number).order_by(table.c.version))
         ).all()
         return [record_from_row(r) for r in rows]
+
+
+def _recorded(events: Sequence[ev.Event], expected: int, ctx: CommandContext) -> list[RecordedEvent]:
+    return [
+        RecordedEvent(e, expected + i + 1, ctx.actor.id, ctx.correlation_id, ctx.causation_id, ev.to_payload(e))
+        for i, e in enumerate(events)
+    ]
 
 
 def _fold(ticket: Ticket | None, events: Sequence[ev.Event]) -> Ticket:
@@ -224,7 +249,7 @@ def _event_row(record: RecordedEvent, recorded_at: datetime) -> dict[str, Any]:
         "aggregate_id": e.number,
         "version": record.version,
         "type": e.type,
-        "payload": ev.to_payload(e),
+        "payload": record.data,
         "actor": record.actor,
         "correlation_id": record.correlation_id,
         "causation_id": record.causation_id,

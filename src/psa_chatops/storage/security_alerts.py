@@ -55,17 +55,17 @@ OUTBOX = t.table_of(t.OutboxRow)
 TRIAGE_CUSTOMER_NAME = "Security triage"  # a directory record: admins may rename it
 _DONE = [Status.RESOLVED.value, Status.CLOSED.value]
 _GET = select(ALERTS).where(ALERTS.c.provider == bindparam("provider"), ALERTS.c.alert_id == bindparam("alert_id"))
+_GET_MANY = select(ALERTS).where(ALERTS.c.alert_id.in_(bindparam("ids", expanding=True)))
 _INSERT = insert(ALERTS)
 _CORRELATED = (
     select(ALERTS)
     .join(TICKETS, TICKETS.c.number == ALERTS.c.ticket_number)
     .where(
-        ALERTS.c.correlation_key == bindparam("key"),
+        ALERTS.c.correlation_key.in_(bindparam("keys", expanding=True)),
         ALERTS.c.last_seen >= bindparam("since"),
         TICKETS.c.status.notin_(_DONE),
     )
     .order_by(ALERTS.c.last_seen.desc(), ALERTS.c.id.desc())
-    .limit(1)
 )
 _MAPPING = select(MAPPINGS.c.customer_id).where(
     MAPPINGS.c.provider == bindparam("provider"), MAPPINGS.c.account == bindparam("account")
@@ -174,15 +174,32 @@ class SqlAlertStore:
         row = (await self._conn.execute(_GET, {"provider": provider, "alert_id": alert_id})).first()
         return None if row is None else record_from_row(row)
 
+    async def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], AlertRecord]:
+        """The stored ones among these ``(provider, alert_id)`` keys, in one query."""
+        wanted = set(keys)
+        if len(wanted) == 1:
+            (key,) = wanted
+            found = await self.get(*key)
+            return {} if found is None else {key: found}
+        if not wanted:
+            return {}
+        rows = (await self._conn.execute(_GET_MANY, {"ids": sorted({a for _, a in wanted})})).all()
+        return {(r.provider, r.alert_id): record_from_row(r) for r in rows if (r.provider, r.alert_id) in wanted}
+
     async def insert(self, record: AlertRecord, *, actor: str) -> None:
-        values = {**record_to_row(record), "created_by": actor, "updated_by": actor}
+        await self.insert_many([(record, actor)])
+
+    async def insert_many(self, records: Sequence[tuple[AlertRecord, str]]) -> None:
+        """New alerts, each with the actor that reported it, in one statement."""
+        rows = [{**record_to_row(record), "created_by": actor, "updated_by": actor} for record, actor in records]
         try:
-            await self._conn.execute(_INSERT, values)
+            await self._conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
         except IntegrityError as exc:  # the same alert, committed by another transaction meanwhile
             raise ConcurrencyError(
-                N_("Alert {id} arrived twice at the same moment; please try again."), id=record.alert_id
+                N_("Alert {id} arrived twice at the same moment; please try again."), id=records[0][0].alert_id
             ) from exc
-        self._written[(record.provider, record.alert_id)] = record
+        for record, _ in records:
+            self._written[(record.provider, record.alert_id)] = record
 
     async def save(self, record: AlertRecord, *, actor: str) -> None:
         values = {**record_to_row(record), "updated_by": actor}
@@ -208,11 +225,22 @@ class SqlAlertStore:
         return record
 
     async def correlated(self, correlation_key: str, *, since: datetime) -> AlertRecord | None:
+        return (await self.correlated_many([correlation_key], since=since)).get(correlation_key)
+
+    async def correlated_many(self, keys: Sequence[str], *, since: datetime) -> dict[str, AlertRecord]:
+        """Per correlation key, the newest alert seen since ``since`` whose ticket is still open; one query."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
         if self._dialect == "postgresql":  # serialise correlation per key until this transaction ends
-            lock = int.from_bytes(hashlib.blake2b(correlation_key.encode(), digest_size=8).digest(), "big", signed=True)
-            await self._conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
-        row = (await self._conn.execute(_CORRELATED, {"key": correlation_key, "since": since})).first()
-        return None if row is None else record_from_row(row)
+            for key in wanted:  # in one order everywhere: two batches never wait for each other in a circle
+                lock = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+                await self._conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+        found: dict[str, AlertRecord] = {}
+        for row in (await self._conn.execute(_CORRELATED, {"keys": wanted, "since": since})).all():
+            if row.correlation_key not in found:  # newest first
+                found[row.correlation_key] = record_from_row(row)
+        return found
 
     async def for_ticket(self, number: int) -> list[AlertRecord]:
         stmt = select(ALERTS).where(ALERTS.c.ticket_number == number).order_by(ALERTS.c.first_seen, ALERTS.c.id)

@@ -6,7 +6,8 @@ exception inside ``async with``) leaves no trace, so nothing is ever announced t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, Self
@@ -14,7 +15,7 @@ from typing import Any, Protocol, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from psa_chatops.core.tickets import Ticket
-from psa_chatops.handlers.ports import Clock, CommandContext, RecordedEvent
+from psa_chatops.handlers.ports import AuditSlot, Clock, CommandContext, RecordedEvent
 from psa_chatops.storage import audit_log, outbox
 from psa_chatops.storage.appointments import SqlAppointmentStore
 from psa_chatops.storage.directory import DirectoryCache, SqlDirectory
@@ -98,6 +99,7 @@ class SqlUnitOfWork:
         self._conn: TxConnection | None = None
         self._pending: list[tuple[RecordedEvent, Ticket]] = []
         self._committed: list[RecordedEvent] = []
+        self._acted_for: list[CommandContext] = []  # a batch's requests, each with its own audit line
         self.outbox_rows = 0
 
     @property
@@ -134,6 +136,18 @@ class SqlUnitOfWork:
             await self._conn.close()
             self._conn = None
 
+    @contextmanager
+    def acting_for(self, context: CommandContext) -> Iterator[None]:
+        """Inside: on behalf of ``context``. A block that ends without an exception puts the request's audit line
+        into this commit; one that raises leaves it to the gateway (which records the error)."""
+        previous, self.context = self.context, context
+        try:
+            yield
+        finally:
+            self.context = previous
+        if all(known is not context for known in self._acted_for):
+            self._acted_for.append(context)
+
     def _collect(self, record: RecordedEvent, ticket: Ticket) -> None:
         self._pending.append((record, ticket))
 
@@ -145,15 +159,9 @@ class SqlUnitOfWork:
                 self.connection, self._pending, rules, self._clock.now(), extras=extras
             )
             self.outbox_rows += await self.alerts.close_back(self._pending, self._clock.now())
-        slot = self.context.audit
-        if slot is not None and not slot.written:
-            numbers = {record.event.number for record, _ in self._pending}
-            resource = f"ticket:{numbers.pop()}" if len(numbers) == 1 else None
-            await audit_log.write(
-                self.connection, slot, actor=self.context.actor.id, at=self._clock.now(), resource=resource
-            )
+        audited = await self._write_audit()
         await self.connection.commit()
-        if slot is not None:
+        for slot in audited:
             slot.written = True
         if self._ticket_cache is not None and self._pending:
             latest = list({ticket.number: ticket for _, ticket in self._pending}.values())
@@ -161,10 +169,30 @@ class SqlUnitOfWork:
         self._committed += [record for record, _ in self._pending]
         self._pending = []
 
+    async def _write_audit(self) -> list[AuditSlot]:
+        """The audit line of each request this commit carries out, naming the ticket its events are about."""
+        written: list[AuditSlot] = []
+        for context in self._acted_for or [self.context]:
+            slot = context.audit
+            if slot is None or slot.written or any(slot is done for done in written):
+                continue
+            numbers = {
+                record.event.number
+                for record, _ in self._pending
+                if not self._acted_for or record.correlation_id == context.correlation_id
+            }
+            resource = f"ticket:{numbers.pop()}" if len(numbers) == 1 else None
+            await audit_log.write(
+                self.connection, slot, actor=context.actor.id, at=self._clock.now(), resource=resource
+            )
+            written.append(slot)
+        return written
+
     async def rollback(self) -> None:
         if self._conn is not None:
             await self._conn.rollback()
         self._pending = []
+        self._acted_for = []
 
     def collected_events(self) -> list[RecordedEvent]:
         return list(self._committed)

@@ -1,5 +1,5 @@
 """Admin resources through the API, independent of the version: deliveries (the outbox: list, inspect, replay)
-and API keys (list, create, revoke).
+and API keys (list, create, revoke, rotate or remove their request-signing secret).
 
 Both are the whole MSP's (every customer's deliveries; keys that may reach any customer), so besides the ``admin``
 scope they need a caller that sees every customer: an admin key limited to some customers could otherwise read
@@ -19,11 +19,12 @@ from psa_chatops.bot.api.principal import SCOPES, unknown_scopes
 from psa_chatops.core.errors import N_, ConflictError, NotFoundError
 from psa_chatops.handlers import directory_queries as rules
 from psa_chatops.handlers.directory_queries import Issue
-from psa_chatops.storage.api_keys import ApiKeyRecord, NewApiKey, validate_networks
+from psa_chatops.storage.api_keys import ApiKeyRecord, NewApiKey, new_signing_secret, validate_networks
 from psa_chatops.storage.outbox import DeliveryRecord, OutboxStore, RowStatus
 
 DELIVERY = "delivery"
 API_KEY = "api-key"
+KEY_MISSING = N_("API key {id} does not exist.")
 
 
 def _outbox(call: Call) -> OutboxStore:
@@ -94,7 +95,7 @@ async def api_key(call: Call, key_id: str) -> ApiKeyRecord:
     rules.ensure_sees_every_customer(actor_of(call))
     found = await call.request.config_dict[api_keys.API_KEYS].get(key_id)
     if found is None:
-        raise NotFoundError(N_("API key {id} does not exist."), id=key_id)
+        raise NotFoundError(KEY_MISSING, id=key_id)
     return found
 
 
@@ -106,8 +107,10 @@ async def create_api_key(
     customer_ids: Sequence[str] | None,
     allowed_networks: Sequence[str] | None,
     expires_at: datetime | None,
+    signing: bool = False,
 ) -> NewApiKey:
-    """The new key's secret is in the result and nowhere else: the store keeps only its hash."""
+    """The new key's secret is in the result and nowhere else: the store keeps only its hash. With ``signing``
+    the key also gets a request-signing secret (``record.signing_secret``), for the caller to show once."""
     rules.ensure_sees_every_customer(actor_of(call))
     issues = _scope_issues(scopes) + _network_issues(allowed_networks or ())
     if expires_at is not None and expires_at <= call.now():
@@ -124,6 +127,7 @@ async def create_api_key(
         customer_ids=customer_ids,
         allowed_networks=allowed_networks,
         expires_at=expires_at,
+        signing_secret=new_signing_secret() if signing else None,
     )
     return created
 
@@ -132,6 +136,27 @@ async def revoke_api_key(call: Call, key_id: str) -> None:
     """Revoked at once in this process (its verified-key cache is emptied); other processes within 30 seconds."""
     await api_key(call, key_id)
     await call.request.config_dict[api_keys.API_KEYS].revoke(key_id, now=call.now())
+    call.request.config_dict[api_keys.DEPS].key_cache.clear()
+
+
+async def rotate_signing_secret(call: Call, key_id: str) -> tuple[ApiKeyRecord, str]:
+    """The key and its new signing secret (to be shown once); the old secret is refused at once here."""
+    secret = new_signing_secret()
+    await _set_signing_secret(call, key_id, secret)
+    return await api_key(call, key_id), secret
+
+
+async def remove_signing_secret(call: Call, key_id: str) -> None:
+    """The key's requests need no signature any more (at once here; other processes within 30 seconds)."""
+    await _set_signing_secret(call, key_id, None)
+
+
+async def _set_signing_secret(call: Call, key_id: str, secret: str | None) -> None:
+    """The gateway trusts a verified key (with its secret) for 30 s: emptying the cache makes the change count at
+    once in this process, as a revocation does."""
+    rules.ensure_sees_every_customer(actor_of(call))
+    if not await call.request.config_dict[api_keys.API_KEYS].set_signing_secret(key_id, secret):
+        raise NotFoundError(KEY_MISSING, id=key_id)
     call.request.config_dict[api_keys.DEPS].key_cache.clear()
 
 

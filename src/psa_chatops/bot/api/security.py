@@ -9,6 +9,7 @@ ticket events are what invalidates the response cache.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -122,7 +123,7 @@ async def post_vendor_payload(call: Call) -> Reply:
     except AlertPayloadError as exc:
         errors = [{"loc": "body" + exc.pointer.replace("/", "."), "pointer": exc.pointer, "msg": exc.message}]
         raise ProblemError(422, "validation-error", detail=exc.message, errors=errors) from exc
-    results = [await ingest(call, signal) for signal in signals]
+    results = await asyncio.gather(*(ingest(call, signal) for signal in signals))  # written in one batch
     created = sum(1 for r in results if r.created)
     body = sm.AlertReceipts(items=[present_receipt(r) for r in results], created=created)
     return Reply(body, status=201 if created else 200, resource=f"alerts:{provider}")

@@ -52,7 +52,8 @@ def sign(secret: str, timestamp: int | str, body: bytes) -> str:
 def describe() -> str:
     """The scheme with a worked example, for the OpenAPI description."""
     return (
-        "\n\n## Request signing\n\nWhen your API key has a signing secret (`psa apikey create --signing-secret`), "
+        "\n\n## Request signing\n\nWhen your API key has a signing secret (`POST /api-keys` with "
+        "`signing_secret: true`, `POST /api-keys/{id}/signing-secret`, or `psa apikey create --signing-secret`), "
         "every POST and every request under `/security/` must carry `X-PSA-Timestamp` (unix seconds) and "
         '`X-PSA-Signature: v1=<hex HMAC-SHA256 of "v1:{timestamp}:{raw body}" keyed with the secret>`. '
         "A timestamp more than 300 seconds off, a signature used before, and a wrong or missing signature are "

@@ -477,6 +477,9 @@ class ApiKey(BaseModel):
     customer_ids: list[str] | None = Field(description="the only customers the key sees; null: all")
     allowed_networks: list[str] | None = Field(description="client networks the key works from; null: any")
     sandbox: bool
+    signing: bool = Field(
+        description="its POSTs and requests under /security/ must be signed; the signing secret is never shown here"
+    )
     status: Literal["active", "expired", "revoked"]
     created_by: str
     created_at: datetime
@@ -487,6 +490,15 @@ class ApiKey(BaseModel):
 
 class ApiKeyCreated(ApiKey):
     key: str = Field(description="the secret: shown only in this response, store it now")
+    signing_secret: str | None = Field(
+        default=None,
+        description="the request-signing secret, when asked for (`signing_secret: true`): shown only in this "
+        "response, store it now; null otherwise",
+    )
+
+
+class ApiKeySigningSecret(ApiKey):
+    signing_secret: str = Field(description="the new request-signing secret: shown only in this response")
 
 
 class ApiKeyCreate(Strict):
@@ -495,6 +507,9 @@ class ApiKeyCreate(Strict):
     customer_ids: list[RefId] | None = Field(default=None, max_length=500, examples=[["CUST-789"]])
     allowed_networks: list[Network] | None = Field(default=None, max_length=50, examples=[["203.0.113.0/24"]])
     expires_at: AwareDatetime | None = None
+    signing_secret: bool = Field(
+        default=False, description="also create a secret the key's requests must be signed with (HMAC), shown once"
+    )
 
 
 class ApiKeyKey(BaseModel):

@@ -155,6 +155,7 @@ def present_key(r: ApiKeyRecord, call: Call) -> dm.ApiKey:
         customer_ids=list(r.customer_ids) if r.customer_ids is not None else None,
         allowed_networks=list(r.allowed_networks) if r.allowed_networks is not None else None,
         sandbox=r.sandbox,
+        signing=r.signing_secret is not None,
         status=status,
         created_by=r.created_by,
         created_at=r.created_at,
@@ -546,9 +547,11 @@ async def create_key(call: Call) -> Reply:
         customer_ids=b.customer_ids,
         allowed_networks=b.allowed_networks,
         expires_at=b.expires_at,
+        signing=b.signing_secret,
     )
     record = created.record
-    body = dm.ApiKeyCreated(**present_key(record, call).model_dump(), key=created.secret)
+    shown = present_key(record, call).model_dump()
+    body = dm.ApiKeyCreated(**shown, key=created.secret, signing_secret=record.signing_secret)
     reply = record_reply(body, f"{admin.API_KEY}:{record.id}", status=201, location=f"/api-keys/{record.id}")
     reply.headers["Cache-Control"] = "no-store"
     return reply
@@ -556,6 +559,17 @@ async def create_key(call: Call) -> Reply:
 
 async def revoke_key(call: Call) -> Reply:
     await admin.revoke_api_key(call, call.params.id)
+    return Reply(None, status=204, resource=f"{admin.API_KEY}:{call.params.id}")
+
+
+async def rotate_signing_secret(call: Call) -> Reply:
+    record, secret = await admin.rotate_signing_secret(call, call.params.id)
+    body = dm.ApiKeySigningSecret(**present_key(record, call).model_dump(), signing_secret=secret)
+    return Reply(body, headers={"Cache-Control": "no-store"}, resource=f"{admin.API_KEY}:{record.id}")
+
+
+async def remove_signing_secret(call: Call) -> Reply:
+    await admin.remove_signing_secret(call, call.params.id)
     return Reply(None, status=204, resource=f"{admin.API_KEY}:{call.params.id}")
 
 
@@ -632,7 +646,9 @@ ADMINISTRATION = [
     Operation(
         "POST", "/api-keys", "createApiKey", "Create an API key", "api-keys", create_key,
         scopes=ADMIN, body=dm.ApiKeyCreate, response=dm.ApiKeyCreated, status=201, errors=(400, 401, 403, 422),
-        description="The response carries the key (`key`) once; it cannot be shown again.",
+        description="The response carries the key (`key`) once; it cannot be shown again. With "
+        "`signing_secret: true` it also carries a request-signing secret (`signing_secret`), likewise once: the "
+        "key's POSTs and requests under `/security/` must then be signed (see Request signing).",
     ),
     Operation(
         "GET", "/api-keys/{id}", "getApiKey", "Get an API key", "api-keys", get_key,
@@ -642,6 +658,20 @@ ADMINISTRATION = [
         "DELETE", "/api-keys/{id}", "revokeApiKey", "Revoke an API key", "api-keys", revoke_key,
         scopes=ADMIN, params=dm.ApiKeyKey, status=204, errors=NOT_FOUND,
         description="Takes effect at once on this server and within 30 seconds on the others.",
+    ),
+    Operation(
+        "POST", "/api-keys/{id}/signing-secret", "rotateApiKeySigningSecret", "Give an API key a new signing secret",
+        "api-keys", rotate_signing_secret, scopes=ADMIN, params=dm.ApiKeyKey, response=dm.ApiKeySigningSecret,
+        errors=NOT_FOUND,
+        description="The response carries the new secret (`signing_secret`) once; it cannot be shown again. The old "
+        "secret is refused at once on this server and within 30 seconds on the others. A key without a secret gets "
+        "one: from then on its POSTs and requests under `/security/` must be signed (see Request signing).",
+    ),
+    Operation(
+        "DELETE", "/api-keys/{id}/signing-secret", "deleteApiKeySigningSecret", "Remove an API key's signing secret",
+        "api-keys", remove_signing_secret, scopes=ADMIN, params=dm.ApiKeyKey, status=204, errors=NOT_FOUND,
+        description="The key's requests need no signature any more: at once on this server, within 30 seconds on "
+        "the others.",
     ),
     Operation(
         "POST", "/sandbox/tokens", "createSandboxToken", "Get a sandbox developer token", "sandbox",

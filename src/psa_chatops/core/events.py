@@ -249,7 +249,12 @@ def from_payload(type_name: str, *, number: int, occurred_at: datetime, payload:
     return _decode_dataclass(cls, {**payload, "number": number, "occurred_at": occurred_at})
 
 
+_PLAIN = frozenset((str, int, float, bool, type(None)))  # exact types: a StrEnum is not plain
+
+
 def _encode(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most fields: no isinstance chain
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):

@@ -15,6 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from psa_chatops.storage import json_codec
+
 SQLITE_BUSY_TIMEOUT_S = 30
 READ_ONLY = "psa_read_only"
 
@@ -33,7 +35,9 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if is_sqlite(url):
         return _sqlite_engine(url, echo=echo)
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, **json_codec.ENGINE_OPTIONS
+    )
 
 
 def sqlite_pragmas(dbapi_connection: Any) -> None:
@@ -54,7 +58,9 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    engine = create_async_engine(
+        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **json_codec.ENGINE_OPTIONS
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from psa_chatops.storage import json_codec
 from psa_chatops.storage.engine import SQLITE_BUSY_TIMEOUT_S, sqlite_pragmas
 
 T = TypeVar("T")
@@ -58,7 +59,9 @@ class SqliteWriter:
         """Built on the writer thread at first use (SQLAlchemy touches the file system while building it)."""
         if self._engine is None:
             self._engine = create_engine(
-                self._url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+                self._url,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+                **json_codec.ENGINE_OPTIONS,
             )
             event.listen(self._engine, "connect", lambda dbapi, _record: sqlite_pragmas(dbapi))
             event.listen(self._engine, "begin", _begin)

@@ -45,7 +45,8 @@ async def test_a_claimed_batch_goes_out_in_one_request(hec: RunningHec, http_ses
 async def test_batches_are_cut_at_batch_size(hec: RunningHec, http_session: aiohttp.ClientSession) -> None:
     splunk = notifier(http_session, hec, batch_size=2)
     await asyncio.gather(*(splunk.deliver(d) for d in deliveries(DEST, 5)))
-    assert [len(r.body.splitlines()) for r in hec.state.requests] == [2, 2, 1]
+    # Two full batches and the rest after the linger; concurrent requests may reach the collector in any order.
+    assert sorted(len(r.body.splitlines()) for r in hec.state.requests) == [1, 2, 2]
     assert len(hec.state.events) == 5
 
 

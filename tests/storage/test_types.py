@@ -1,9 +1,10 @@
-"""``UtcDateTime`` on SQLite writes exactly the text SQLAlchemy's own DATETIME would, from any aware value, and JSON
-columns round-trip what the standard library would also accept."""
+"""``UtcDateTime`` on SQLite writes exactly the text SQLAlchemy's own DATETIME would, from any aware value; JSON
+columns round-trip what the standard library would also accept; outbox idempotency keys are plain uuid5s."""
 
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,9 +14,11 @@ from sqlalchemy import DateTime
 from sqlalchemy.dialects import postgresql, sqlite
 
 from psa_chatops.storage import json_codec
+from psa_chatops.storage.outbox import idempotency_key
 from psa_chatops.storage.types import UtcDateTime
 
 SQLITE = sqlite.dialect()
+NAMESPACE = uuid.UUID("1d8f3c3e-6a59-4c1e-9d0c-7f1b8f5a2b10")  # the outbox's, as deployed: keys must not change
 OURS = UtcDateTime().bind_processor(SQLITE)
 THEIRS = DateTime(timezone=True).dialect_impl(SQLITE).bind_processor(SQLITE)
 ZONES = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
@@ -59,3 +62,8 @@ def test_json_columns_round_trip(value: object) -> None:
 
 def test_json_reads_what_the_standard_library_wrote() -> None:
     assert math.isnan(json_codec.loads('{"a": NaN}')["a"])  # json.dumps writes NaN; orjson alone cannot read it
+
+
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_idempotency_keys_are_the_uuid5_of_event_and_destination(event_id: str, destination: str) -> None:
+    assert idempotency_key(event_id, destination) == str(uuid.uuid5(NAMESPACE, f"{event_id}|{destination}"))

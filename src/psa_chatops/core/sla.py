@@ -131,6 +131,7 @@ def business_seconds_between(start: datetime, end: datetime, calendar: BusinessC
 _MAX_SEARCH_DAYS = 3 * 366
 
 
+@functools.lru_cache(maxsize=1024)  # tickets opened together (an alert batch) share start, target and calendar
 def add_business_seconds(start: datetime, seconds: float, calendar: BusinessCalendar) -> datetime:
     """The earliest moment at which ``seconds`` business seconds have passed since ``start``."""
     start = _aware(start).astimezone(UTC)

@@ -144,7 +144,7 @@ async def _count_again(
 ) -> AlertIngestView:
     _ensure_may_report(uow, existing.customer_id)
     record = await uow.alerts.count_again(*signal.key, seen_at=signal.observed_at or now, actor=uow.context.actor.id)
-    return await ingest_view(uow, Outcome.DUPLICATE, record, deps, ticket=None)
+    return await ingest_view(uow, Outcome.DUPLICATE, record, ticket=None, now=now)
 
 
 def _ensure_may_report(uow: UnitOfWork, customer_id: str | None) -> None:
@@ -240,7 +240,7 @@ async def carry_out(
     for plan in plans:
         with uow.acting_for(plan.context):
             ticket = tickets.get(plan.index)
-            results[plan.index] = await ingest_view(uow, _decided(plan).outcome, plan.record, deps, ticket=ticket)
+            results[plan.index] = await ingest_view(uow, _decided(plan).outcome, plan.record, ticket=ticket, now=now)
 
 
 async def _number_tickets(uow: UnitOfWork, deps: Deps, plans: Sequence[Plan]) -> list[Plan]:
@@ -298,8 +298,9 @@ async def _opening_events(uow: UnitOfWork, deps: Deps, plan: Plan, now: datetime
 
 
 async def ingest_view(
-    uow: UnitOfWork, outcome: Outcome, record: AlertRecord, deps: Deps, *, ticket: Ticket | None
+    uow: UnitOfWork, outcome: Outcome, record: AlertRecord, *, ticket: Ticket | None, now: datetime
 ) -> AlertIngestView:
+    """As of the batch's moment (``now``): a ticket it opened shows its SLA clocks at zero."""
     view = await alert_view(uow, record)
-    tview = await ticket_view(uow, ticket, deps.clock.now()) if ticket is not None else None
+    tview = await ticket_view(uow, ticket, now) if ticket is not None else None
     return AlertIngestView(outcome.value, view, tview)

@@ -32,11 +32,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column")
             if value.tzinfo is not UTC:
+                if value.tzinfo is None:
+                    raise ValueError("naive datetime given to a UTC column")
                 value = value.astimezone(UTC)
-            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            return value.isoformat(" ", "microseconds")[:26]  # without "+00:00"; replace(tzinfo=None) costs more
 
         return process
 

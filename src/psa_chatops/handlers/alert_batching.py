@@ -81,12 +81,15 @@ class AlertBatcher:
                 _settle(arrival, exc)
             raise
         bus.announce(events)
-        for arrivals, chain in _by_request(batch, events):
-            try:
-                await bus.react(chain, arrivals[0].context)
-            except Exception as exc:  # as ``handle`` would: the request learns that a follow-up failed
+        # Each request's follow-ups in its own chain, all at once: on SQLite they share the writer's next commit.
+        chains = _by_request(batch, events)
+        outcomes = await asyncio.gather(
+            *(bus.react(chain, arrivals[0].context) for arrivals, chain in chains), return_exceptions=True
+        )
+        for (arrivals, _), outcome in zip(chains, outcomes, strict=True):
+            if isinstance(outcome, BaseException):  # as ``handle`` would: the request learns a follow-up failed
                 for arrival in arrivals:
-                    _settle(arrival, exc)
+                    _settle(arrival, outcome)
         for arrival, result in zip(batch, results, strict=True):
             _settle(arrival, result)
 

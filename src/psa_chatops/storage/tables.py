@@ -102,7 +102,7 @@ class TicketEventRow(SQLModel, table=True):
     __tablename__ = "ticket_events"
     __table_args__ = (UniqueConstraint("aggregate_id", "version", name="uq_ticket_events_aggregate_version"),)
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
-    aggregate_id: int = Field(index=True, sa_type=BigInteger)
+    aggregate_id: int = Field(sa_type=BigInteger)  # the unique (aggregate_id, version) key indexes it
     version: int
     type: str = Field(max_length=64)
     payload: dict[str, Any] = _json()

@@ -56,8 +56,7 @@ class BusinessCalendar:
 
     @classmethod
     def around_the_clock(cls, timezone: str = "UTC") -> BusinessCalendar:
-        day = ((time(0), time(0)),)
-        return cls(timezone=timezone, weekly=(day,) * 7, holidays=frozenset())
+        return _around_the_clock(timezone)
 
 
 @dataclass(frozen=True)
@@ -85,6 +84,12 @@ class SlaPolicy:
         if priority in self.around_the_clock:
             return BusinessCalendar.around_the_clock(calendar.timezone)
         return calendar
+
+
+@functools.lru_cache(maxsize=64)  # one object per timezone: the SLA caches then match it by identity
+def _around_the_clock(timezone: str) -> BusinessCalendar:
+    day = ((time(0), time(0)),)
+    return BusinessCalendar(timezone=timezone, weekly=(day,) * 7, holidays=frozenset())
 
 
 def _aware(moment: datetime) -> datetime:

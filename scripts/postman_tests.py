@@ -151,6 +151,8 @@ FIXTURES: dict[str, dict[str, Any] | None] = {
         "allowed_networks": ["127.0.0.0/8"],
     },
     "revokeApiKey": None,
+    "rotateApiKeySigningSecret": None,
+    "deleteApiKeySigningSecret": None,
     "createSandboxToken": None,  # only in sandbox mode: the collection is made for the sandbox
 }
 # Left lenient on purpose: GET /deliveries/{id} and POST /deliveries/{id}/replay need a delivery, which only exists

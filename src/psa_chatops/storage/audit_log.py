@@ -34,23 +34,25 @@ class AuditEntry:
     details: dict[str, Any] | None = field(default=None)
 
 
-async def write(conn: SqlConnection, slot: AuditSlot, *, actor: str, at: datetime, resource: str | None) -> None:
-    """Inside a command's transaction: the change and its audit line commit together or not at all."""
-    await conn.execute(
-        _INSERT,
-        {
-            "occurred_at": at,
-            "actor": actor,
-            "method": slot.method,
-            "route": slot.route,
-            "path": slot.path[:1024],
-            "status": slot.status,
-            "resource": resource,
-            "request_id": slot.request_id,
-            "client_ip": slot.client_ip,
-            "details": slot.details,
-        },
-    )
+async def write_many(conn: SqlConnection, lines: list[dict[str, Any]]) -> None:
+    """Inside a command's transaction, so the change and its audit lines commit together or not at all; an alert
+    batch carries several requests' lines, written in one statement."""
+    await conn.execute(_INSERT, lines[0] if len(lines) == 1 else lines)
+
+
+def line(slot: AuditSlot, *, actor: str, at: datetime, resource: str | None) -> dict[str, Any]:
+    return {
+        "occurred_at": at,
+        "actor": actor,
+        "method": slot.method,
+        "route": slot.route,
+        "path": slot.path[:1024],
+        "status": slot.status,
+        "resource": resource,
+        "request_id": slot.request_id,
+        "client_ip": slot.client_ip,
+        "details": slot.details,
+    }
 
 
 class AuditLog:

@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from psa_chatops.core import alert_closeback as closeback
@@ -57,16 +57,18 @@ _DONE = [Status.RESOLVED.value, Status.CLOSED.value]
 _GET = select(ALERTS).where(ALERTS.c.provider == bindparam("provider"), ALERTS.c.alert_id == bindparam("alert_id"))
 _GET_MANY = select(ALERTS).where(ALERTS.c.alert_id.in_(bindparam("ids", expanding=True)))
 _INSERT = insert(ALERTS)
-_CORRELATED = (
-    select(ALERTS)
+_NEWEST_FIRST = (ALERTS.c.last_seen.desc(), ALERTS.c.id.desc())
+_CANDIDATES = (
+    select(*ALERTS.c, func.row_number().over(partition_by=ALERTS.c.correlation_key, order_by=_NEWEST_FIRST).label("n"))
     .join(TICKETS, TICKETS.c.number == ALERTS.c.ticket_number)
     .where(
         ALERTS.c.correlation_key.in_(bindparam("keys", expanding=True)),
         ALERTS.c.last_seen >= bindparam("since"),
         TICKETS.c.status.notin_(_DONE),
     )
-    .order_by(ALERTS.c.last_seen.desc(), ALERTS.c.id.desc())
+    .subquery()
 )
+_CORRELATED = select(_CANDIDATES).where(_CANDIDATES.c.n == 1)  # the newest per key: a machine's storm stays one row
 _MAPPING = select(MAPPINGS.c.customer_id).where(
     MAPPINGS.c.provider == bindparam("provider"), MAPPINGS.c.account == bindparam("account")
 )
@@ -236,11 +238,8 @@ class SqlAlertStore:
             for key in wanted:  # in one order everywhere: two batches never wait for each other in a circle
                 lock = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
                 await self._conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
-        found: dict[str, AlertRecord] = {}
-        for row in (await self._conn.execute(_CORRELATED, {"keys": wanted, "since": since})).all():
-            if row.correlation_key not in found:  # newest first
-                found[row.correlation_key] = record_from_row(row)
-        return found
+        rows = (await self._conn.execute(_CORRELATED, {"keys": wanted, "since": since})).all()
+        return {row.correlation_key: record_from_row(row) for row in rows}
 
     async def for_ticket(self, number: int) -> list[AlertRecord]:
         stmt = select(ALERTS).where(ALERTS.c.ticket_number == number).order_by(ALERTS.c.first_seen, ALERTS.c.id)

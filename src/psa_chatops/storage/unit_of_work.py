@@ -170,8 +170,11 @@ class SqlUnitOfWork:
         self._pending = []
 
     async def _write_audit(self) -> list[AuditSlot]:
-        """The audit line of each request this commit carries out, naming the ticket its events are about."""
+        """The audit line of each request this commit carries out, naming the ticket its events are about; all in
+        one statement."""
         written: list[AuditSlot] = []
+        lines: list[dict[str, Any]] = []
+        at = self._clock.now()
         for context in self._acted_for or [self.context]:
             slot = context.audit
             if slot is None or slot.written or any(slot is done for done in written):
@@ -182,10 +185,10 @@ class SqlUnitOfWork:
                 if not self._acted_for or record.correlation_id == context.correlation_id
             }
             resource = f"ticket:{numbers.pop()}" if len(numbers) == 1 else None
-            await audit_log.write(
-                self.connection, slot, actor=context.actor.id, at=self._clock.now(), resource=resource
-            )
+            lines.append(audit_log.line(slot, actor=context.actor.id, at=at, resource=resource))
             written.append(slot)
+        if lines:
+            await audit_log.write_many(self.connection, lines)
         return written
 
     async def rollback(self) -> None:
